@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "binlog-relay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "binlog-relay", targets: ["BinlogRelay"]),
+        .library(name: "BinlogFormat", targets: ["BinlogFormat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C boundary: Debian's MariaDB Connector/C (libmariadb-dev).
+        .systemLibrary(
+            name: "CMySQLClient",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
+        ),
+        // zlib: CRC32 of every event and MariaDB's compressed events.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // zstd: MySQL 8 TRANSACTION_PAYLOAD events, decompressed as a stream.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Pure decoding of the binlog format: no I/O.
+        .target(
+            name: "BinlogFormat",
+            dependencies: ["CZlib", "CZstd"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "BinlogRelay",
+            dependencies: [
+                "BinlogFormat",
+                "CMySQLClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BinlogFormatTests",
+            dependencies: ["BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BinlogRelayTests",
+            dependencies: ["BinlogRelay", "BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,163 @@
+/// A MySQL server UUID (the SID of a GTID).
+public struct UUID16: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    init(bytes: UnsafeRawBufferPointer) {
+        high = bytes.loadBigEndian(at: 0, width: 8)
+        low = bytes.loadBigEndian(at: 8, width: 8)
+    }
+
+    /// Parses "3e11fa47-71ca-11e1-9e33-c80aa9429562".
+    public init?(_ text: some StringProtocol) {
+        var nibbles: [UInt8] = []
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "-"): continue
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibbles.append(byte - 48)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibbles.append(byte - 87)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibbles.append(byte - 55)
+            default: return nil
+            }
+        }
+        guard nibbles.count == 32 else { return nil }
+        high = nibbles[0..<16].reduce(0) { $0 << 4 | UInt64($1) }
+        low = nibbles[16..<32].reduce(0) { $0 << 4 | UInt64($1) }
+    }
+
+    public static func < (lhs: UUID16, rhs: UUID16) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
+
+    public var description: String {
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: digits - text.count) + text
+        }
+        return hex(high >> 32, 8) + "-" + hex(high >> 16 & 0xFFFF, 4) + "-" + hex(high & 0xFFFF, 4) + "-"
+            + hex(low >> 48, 4) + "-" + hex(low & 0xFFFF_FFFF_FFFF, 12)
+    }
+}
+
+/// MySQL GTID_LOG_EVENT / ANONYMOUS_GTID_LOG_EVENT / GTID_TAGGED_LOG_EVENT.
+///
+/// Layout (MySQL `libbinlogevents` `Gtid_event`): flags u8, SID (16), GNO i64, then from 5.7:
+/// logical-clock type (2), last_committed, sequence_number; from 8.0.1: immediate commit
+/// timestamp (7 bytes, µs; top bit = an original timestamp follows), transaction length
+/// (packed), immediate server version (u32; top bit = an original version follows).
+/// The tagged form of 8.4+ carries the same fields in MySQL's serialization format.
+public struct GTIDEvent: Sendable, Equatable {
+    public var isAnonymous: Bool
+    public var flags: UInt8
+    public var sid: UUID16
+    public var gno: Int64
+    public var tag: String?
+    public var lastCommitted: Int64?
+    public var sequenceNumber: Int64?
+    /// Commit time on this server, microseconds since the epoch.
+    public var immediateCommitTimestamp: UInt64?
+    /// Commit time on the original source, microseconds since the epoch.
+    public var originalCommitTimestamp: UInt64?
+    public var transactionLength: UInt64?
+    public var immediateServerVersion: UInt32?
+    public var originalServerVersion: UInt32?
+
+    /// "uuid:gno" or "uuid:tag:gno"; "ANONYMOUS" for anonymous transactions.
+    public var description: String {
+        if isAnonymous { return "ANONYMOUS" }
+        if let tag { return "\(sid):\(tag):\(gno)" }
+        return "\(sid):\(gno)"
+    }
+}
+
+/// A MySQL GTID set (PREVIOUS_GTIDS, `gtid_executed`): per source (UUID and tag), intervals of GNOs.
+public struct GTIDSet: Sendable, Equatable, CustomStringConvertible {
+    public struct Interval: Sendable, Equatable {
+        public var start: Int64
+        /// Exclusive end, as the binlog stores it.
+        public var end: Int64
+    }
+
+    public struct Entry: Sendable, Equatable {
+        public var sid: UUID16
+        public var tag: String?
+        public var intervals: [Interval]
+    }
+
+    public var entries: [Entry]
+
+    public init(entries: [Entry] = []) { self.entries = entries }
+
+    /// Decodes the binary form (MySQL `Gtid_set::encode`): entry count u64 (the top byte is a
+    /// format marker, 1 = tagged, from 8.4), then per entry: SID, [tag], interval count u64,
+    /// intervals as start/end u64 pairs.
+    init(binary bytes: UnsafeRawBufferPointer, baseOffset: Int) throws(BinlogError) {
+        var reader = ByteReader(bytes, baseOffset: baseOffset)
+        let word = try reader.readUInt64()
+        let tagged = word >> 56 == 1
+        let count = tagged ? word & 0x00FF_FFFF_FFFF_FFFF : word
+        guard count <= UInt64(reader.remaining / 24) else {
+            throw BinlogError(.corrupt, "GTID set claims \(count) sources in \(reader.remaining) bytes")
+        }
+        var entries: [Entry] = []
+        for _ in 0..<count {
+            let sid = UUID16(bytes: try reader.readBytes(16, "GTID SID"))
+            var tag: String?
+            if tagged {
+                let length = try reader.readLengthEncodedCount()
+                if length > 0 { tag = String(decoding: try reader.readBytes(length, "GTID tag"), as: UTF8.self) }
+            }
+            let intervalCount = try reader.readUInt64()
+            guard intervalCount <= UInt64(reader.remaining / 16) else {
+                throw BinlogError(.corrupt, "GTID set claims \(intervalCount) intervals in \(reader.remaining) bytes")
+            }
+            var intervals: [Interval] = []
+            for _ in 0..<intervalCount {
+                let start = Int64(bitPattern: try reader.readUInt64())
+                let end = Int64(bitPattern: try reader.readUInt64())
+                intervals.append(Interval(start: start, end: end))
+            }
+            entries.append(Entry(sid: sid, tag: tag, intervals: intervals))
+        }
+        self.entries = entries
+    }
+
+    /// "uuid:1-5:7,uuid2[:tag]:1-3" (inclusive ranges, as MySQL prints them).
+    public var description: String {
+        entries.map { entry in
+            var text = entry.sid.description
+            if let tag = entry.tag { text += ":" + tag }
+            for interval in entry.intervals {
+                text += interval.end - 1 == interval.start ? ":\(interval.start)" : ":\(interval.start)-\(interval.end - 1)"
+            }
+            return text
+        }.joined(separator: ",")
+    }
+}
+
+/// A MariaDB GTID: domain-server-sequence.
+public struct MariaDBGTID: Hashable, Sendable, CustomStringConvertible {
+    public var domainID: UInt32
+    public var serverID: UInt32
+    public var sequence: UInt64
+
+    public init(domainID: UInt32, serverID: UInt32, sequence: UInt64) {
+        self.domainID = domainID
+        self.serverID = serverID
+        self.sequence = sequence
+    }
+
+    /// Parses "0-1-42".
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, let domain = UInt32(parts[0]), let server = UInt32(parts[1]),
+            let sequence = UInt64(parts[2])
+        else { return nil }
+        self.init(domainID: domain, serverID: server, sequence: sequence)
+    }
+
+    public var description: String { "\(domainID)-\(serverID)-\(sequence)" }
+}

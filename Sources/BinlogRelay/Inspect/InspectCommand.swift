@@ -1,0 +1,131 @@
+import ArgumentParser
+import BinlogFormat
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Turns decoded events into output bytes.
+protocol EventFormatter {
+    func write(_ event: BinlogEvent, decoder: inout BinlogDecoder, into output: inout [UInt8]) throws(BinlogError)
+}
+
+/// `binlog-relay inspect`: decodes binlog files like `mysqlbinlog -vv`.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Decode binlog files (the source's or the relay's own log) as text or JSON lines."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, jsonl
+    }
+
+    @Option(help: "Output format: text (like mysqlbinlog -vv) or jsonl (one JSON object per event).")
+    var format: Format = .text
+
+    @Flag(name: .customLong("no-verify-checksum"), help: "Do not verify each event's CRC32.")
+    var noVerifyChecksum = false
+
+    @Argument(help: "Binlog files, or directories whose files are decoded in name order.")
+    var paths: [String]
+
+    func run() throws {
+        let files = try InspectCommand.expand(paths)
+        var output = OutputBuffer()
+        var failed = false
+        for file in files {
+            do {
+                try InspectCommand.decode(
+                    file: file, format: format, verifyChecksums: !noVerifyChecksum, output: &output)
+            } catch let error as BinlogError {
+                try output.flush()
+                printError("binlog-relay inspect: \(error)")
+                failed = true
+            } catch {
+                try output.flush()
+                printError("binlog-relay inspect: \(error)")
+                failed = true
+            }
+        }
+        try output.flush()
+        if failed { throw ExitCode.failure }
+    }
+
+    static func decode(file: String, format: Format, verifyChecksums: Bool, output: inout OutputBuffer) throws {
+        let mapped = try MappedFile(path: file)
+        var reader = try BinlogFileReader(bytes: mapped.bytes, file: file, verifiesChecksums: verifyChecksums)
+        let formatter: any EventFormatter = format == .text ? TextFormatter() : JSONLinesFormatter()
+        if format == .text { output.append("# file \(file)\n") }
+        while let event = try reader.next() {
+            do {
+                try formatter.write(event, decoder: &reader.decoder, into: &output.bytes)
+            } catch {
+                var error = error
+                error.file = file
+                throw error.inEventIfUnknown(at: event.offset, type: event.type)
+            }
+            try output.flushIfLarge()
+        }
+        withExtendedLifetime(mapped) {}
+    }
+
+    /// Files in the order given; a directory contributes its regular files sorted by name,
+    /// skipping the reference outputs kept beside fixtures.
+    static func expand(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                throw ValidationError("\(path): \(String(cString: strerror(errno)))")
+            }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                files.append(contentsOf: try listDirectory(path))
+            } else {
+                files.append(path)
+            }
+        }
+        return files
+    }
+
+    private static func listDirectory(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else {
+            throw ValidationError("\(path): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(".") || name.hasSuffix(".txt") || name.hasSuffix(".gz") || name.hasSuffix(".md")
+                || name.hasSuffix(".json") || name.hasSuffix(".sh") || name.hasSuffix(".sql")
+            {
+                continue
+            }
+            let full = path.hasSuffix("/") ? path + name : path + "/" + name
+            var info = stat()
+            if stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFREG { names.append(full) }
+        }
+        return names.sorted()
+    }
+}
+
+func printError(_ message: String) {
+    var line = message
+    line.append("\n")
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+extension BinlogError {
+    func inEventIfUnknown(at offset: Int, type: EventType) -> BinlogError {
+        var copy = self
+        if copy.eventOffset == nil {
+            copy.eventOffset = offset
+            copy.eventType = type
+        }
+        return copy
+    }
+}

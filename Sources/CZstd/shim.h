@@ -1,0 +1,4 @@
+#ifndef BINLOG_RELAY_CZSTD_SHIM_H
+#define BINLOG_RELAY_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command (README): builds and runs every test. Tests that need real servers start
+# throwaway MariaDB instances on 127.0.0.1 themselves (scripts/mariadb-sandbox.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests
+swift test --skip-build "$@"
