@@ -96,9 +96,11 @@ public struct GTIDSet: Sendable, Equatable, CustomStringConvertible {
     /// intervals as start/end u64 pairs.
     init(binary bytes: UnsafeRawBufferPointer, baseOffset: Int) throws(BinlogError) {
         var reader = ByteReader(bytes, baseOffset: baseOffset)
+        // Tagged sets (8.4+) mark the first and last byte of the count word with format 1 and
+        // keep the count in the six bytes between.
         let word = try reader.readUInt64()
-        let tagged = word >> 56 == 1
-        let count = tagged ? word & 0x00FF_FFFF_FFFF_FFFF : word
+        let tagged = word >> 56 == 1 && word & 0xFF == 1
+        let count = tagged ? (word >> 8) & 0xFFFF_FFFF_FFFF : word
         guard count <= UInt64(reader.remaining / 24) else {
             throw BinlogError(.corrupt, "GTID set claims \(count) sources in \(reader.remaining) bytes")
         }
@@ -107,7 +109,7 @@ public struct GTIDSet: Sendable, Equatable, CustomStringConvertible {
             let sid = UUID16(bytes: try reader.readBytes(16, "GTID SID"))
             var tag: String?
             if tagged {
-                let length = try reader.readLengthEncodedCount()
+                let length = Int(try reader.readSerializedInteger())
                 if length > 0 { tag = String(decoding: try reader.readBytes(length, "GTID tag"), as: UTF8.self) }
             }
             let intervalCount = try reader.readUInt64()

@@ -146,7 +146,8 @@ public final class TableMap: Sendable, CustomStringConvertible {
         default:
             break
         }
-        if column.valueType == .newdecimal && (column.precision < 1 || column.precision > 65 || column.scale > 30
+        // MySQL allows DECIMAL(65,30), MariaDB DECIMAL(65,38).
+        if column.valueType == .newdecimal && (column.precision < 1 || column.precision > 65 || column.scale > 38
             || column.scale > column.precision)
         {
             throw BinlogError(
