@@ -74,6 +74,12 @@ public struct RowIterator {
 
     public mutating func next() throws(BinlogError) -> RowChange? {
         guard !reader.isAtEnd else { return nil }
+        // A row that takes no bytes would repeat forever: only a corrupt bitmap leads there.
+        guard event.columnsPresent.setBitCount > 0 else {
+            throw BinlogError(
+                .corrupt, "row event names no present columns but carries \(reader.remaining) bytes of rows",
+                offset: reader.baseOffset + reader.position)
+        }
         switch event.kind {
         case .insert:
             return RowChange(before: nil, after: try readImage(event.columnsPresent, isAfterImage: false))
@@ -97,7 +103,6 @@ public struct RowIterator {
                 partialJSON = Bitmap(bytes: try reader.readBytes(Bitmap.byteCount(count), "partial JSON bitmap"), count: count)
             }
         }
-        let imageStart = reader.position
         let presentCount = present.setBitCount
         let nulls = Bitmap(bytes: try reader.readBytes(Bitmap.byteCount(presentCount), "NULL bitmap"), count: presentCount)
         var image = RowImage(
@@ -110,7 +115,6 @@ public struct RowIterator {
         let length = columns.reader.position
         image.values = UnsafeRawBufferPointer(rebasing: image.values[0..<length])
         reader.position += length
-        _ = imageStart
         return image
     }
 }
