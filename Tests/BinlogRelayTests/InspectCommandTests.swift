@@ -1,0 +1,116 @@
+import BinlogFormat
+import Foundation
+import Testing
+
+@testable import BinlogRelay
+
+/// `binlog-relay inspect` as a user runs it: the built executable on real files.
+@Suite("inspect")
+struct InspectCommandTests {
+    static var executable: String {
+        let products = FixturePaths.repositoryRoot.appendingPathComponent(".build/debug/binlog-relay")
+        return products.path
+    }
+
+    static let samples = [
+        "mariadb-10.11/every-type-full.000001",
+        "mariadb-10.11/every-type-full-compressed.000001",
+        "peers/rust_mysql_common/json.binlog.000001",
+        "peers/rust_mysql_common/transaction_compression.000001",
+        "peers/rust_mysql_common/mysql-enum-string-set.000001",
+        "peers/mysql-cdc-rs/8.0/folder/binlog.000693",
+    ]
+
+    @Test("jsonl: one valid JSON object per event, rows as the decoder counts them", arguments: samples)
+    func jsonLines(name: String) throws {
+        let path = FixturePaths.fixtures.appendingPathComponent(name).path
+        let (status, output) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path])
+        #expect(status == 0)
+        let lines = output.lines().filter { !$0.isEmpty }
+        let census = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { DecodeSummary.of($0, file: path) }
+        #expect(lines.count == census.total, "\(name): \(lines.count) lines for \(census.total) events")
+        var rowsSeen = 0
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            #expect(object != nil)
+            for key in ["type", "position", "timestamp", "server_id"] { #expect(object?[key] != nil, "\(key) missing") }
+            let nested = (object?["events"] as? [[String: Any]]) ?? []  // inside a TRANSACTION_PAYLOAD
+            for case let rows as [[String: Any]] in ([object?["rows"]] + nested.map { $0["rows"] }).compactMap({ $0 }) {
+                rowsSeen += rows.count
+                let op = (object?["op"] ?? nested.first { $0["op"] != nil }?["op"]) as? String
+                for row in rows {
+                    #expect((row["after"] != nil) == (op != "delete"))
+                    #expect((row["before"] != nil) == (op != "insert"))
+                }
+            }
+        }
+        #expect(rowsSeen > 0, "\(name) has row events")
+    }
+
+    @Test("jsonl carries exact values: DECIMAL digits, negative TIME, zero dates, binary bytes, JSON documents")
+    func jsonValues() throws {
+        let path = FixturePaths.fixtures.appendingPathComponent("mariadb-10.11/every-type-full.000001").path
+        let (_, output) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path])
+        let text = String(decoding: output, as: UTF8.self)
+        // Values the every-type workload wrote (Fixtures/mariadb-10.11/every-type.sql).
+        #expect(text.contains("99999999999999999999999999999999999.999999999999999999999999999999"))
+        #expect(text.contains("-0.00000000000000000000000000000000000001"))
+        #expect(text.contains("\"-838:59:59"))
+        #expect(text.contains("\"0000-00-00 00:00:00"))
+        #expect(text.contains("18446744073709551615"))
+        #expect(text.contains("-9223372036854775808"))
+        #expect(text.contains("{\"hex\":\""))
+    }
+
+    @Test("text: the row lines are those of mariadb-binlog -vv for a MariaDB file")
+    func textMatchesReference() throws {
+        let path = FixturePaths.fixtures.appendingPathComponent("peers/rust_mysql_common/mariadb-bin.000001").path
+        let (status, output) = try runProgram(Self.executable, ["inspect", path])
+        #expect(status == 0)
+        let reference = try Data(contentsOf: URL(fileURLWithPath: path + ".mariadb-binlog.txt"))
+        let ours = output.lines().filter { $0.starts(with: Array("###".utf8)) }
+        let theirs = reference.lines().filter { $0.starts(with: Array("###".utf8)) }
+        #expect(ours.count == theirs.count && ours.count > 0)
+        #expect(ours.map(Array.init) == theirs.map(Array.init))
+        #expect(output.lines().filter { $0.starts(with: Array("# at ".utf8)) }.count == 13)
+    }
+
+    @Test("a truncated file: one clear error line naming file and offset, non-zero exit, output up to the damage")
+    func truncatedFileError() throws {
+        let source = FixturePaths.fixtures.appendingPathComponent("peers/rust_mysql_common/mariadb-bin.000001")
+        let data = try Data(contentsOf: source)
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(getpid()).bin")
+        try data.prefix(700).write(to: cut)
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["inspect", "--format", "jsonl", cut.path]
+        let errorPipe = Pipe()
+        let outputPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = outputPipe
+        try process.run()
+        let out = outputPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(err.contains(cut.path) && err.contains("truncated") && err.contains("671"), "\(err)")
+        #expect(out.lines().filter { !$0.isEmpty }.count == 7, "the 7 whole events before the cut are printed")
+    }
+
+    @Test("a file that is not a binlog is refused with a clear message")
+    func notABinlog() throws {
+        let path = FixturePaths.fixtures.appendingPathComponent("peers/PROVENANCE.md").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["inspect", path]
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let err = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(err.contains("not a binlog file"))
+    }
+}
