@@ -39,6 +39,10 @@ public struct BinlogFileReader {
         } catch {
             var error = error
             error.file = file
+            if error.eventOffset == nil {
+                error.eventOffset = offset
+                if bytes.count - offset > 4 { error.eventType = EventType(rawValue: bytes[offset + 4]) }
+            }
             throw error
         }
     }
