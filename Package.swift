@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C boundary: Debian's MariaDB Connector/C (libmariadb-dev).
@@ -34,6 +35,12 @@ let package = Package(
             dependencies: ["CZlib", "CZstd"],
             swiftSettings: swiftSettings
         ),
+        // The durable local log: segments in binlog format, fsync group commit, recovery, retention.
+        .target(
+            name: "RelayLog",
+            dependencies: ["BinlogFormat", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "BinlogRelay",
             dependencies: [
@@ -46,6 +53,11 @@ let package = Package(
         .testTarget(
             name: "BinlogFormatTests",
             dependencies: ["BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayLogTests",
+            dependencies: ["RelayLog", "BinlogFormat", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
