@@ -6,7 +6,7 @@ import SystemPackage
 import Testing
 
 /// A recorded binlog file used as if a server streamed it: its events after the magic.
-struct FixtureStream {
+struct FixtureStream: Sendable {
     let name: String
     let bytes: [UInt8]
     /// Byte ranges of the events (the range's start is the event's position in the source file).
@@ -56,7 +56,7 @@ struct FixtureStream {
 }
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
+struct TemporaryDirectory: Sendable {
     let url: URL
     var path: FilePath { FilePath(url.path) }
 
