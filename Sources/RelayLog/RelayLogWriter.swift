@@ -327,6 +327,11 @@ public final class RelayLogWriter {
                 state.source = target
                 return AppendResult(written: false, endsTransaction: false, syncDue: false)
             }
+            guard state.isAtBoundary else {
+                throw RelayLogError(
+                    .misuse,
+                    "a fake ROTATE (to \(target)) arrived inside a transaction: call restartStream() before a new dump")
+            }
             if target == state.source {
                 return AppendResult(written: false, endsTransaction: false, syncDue: false)
             }

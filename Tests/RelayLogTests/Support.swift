@@ -49,9 +49,10 @@ struct FixtureStream: Sendable {
         try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[events[index]])) }
     }
 
-    /// Index of the event that starts at a source position (nil at the end of the file).
+    /// Index of the event that starts at a source position (`events.count` at the end of the file).
     func eventIndex(startingAt position: UInt64) -> Int? {
-        events.firstIndex { UInt64($0.lowerBound) == position }
+        if position == UInt64(bytes.count) { return events.count }
+        return events.firstIndex { UInt64($0.lowerBound) == position }
     }
 }
 
