@@ -251,8 +251,9 @@ public final class RelayLogWriter {
     /// another format as received.
     ///
     /// - Parameter event: one whole event; the bytes are copied before this returns.
-    /// - Throws: ``RelayLogError/Code/badEvent`` when the event is damaged (the log is unchanged;
-    ///   reconnect after ``restartStream()``), ``RelayLogError/Code/diskFull`` and `io` when the
+    /// - Throws: ``RelayLogError/Code/badEvent`` when the event is damaged (nothing of it is
+    ///   written; reconnect after ``restartStream()``), ``RelayLogError/Code/misuse`` for an event
+    ///   out of order (anything before the first FORMAT_DESCRIPTION, a fake ROTATE inside a transaction), ``RelayLogError/Code/diskFull`` and `io` when the
     ///   log cannot be written (stalled).
     @discardableResult
     public func append(_ event: UnsafeRawBufferPointer) throws(RelayLogError) -> AppendResult {
