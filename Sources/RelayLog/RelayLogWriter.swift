@@ -276,9 +276,14 @@ public final class RelayLogWriter {
             throw RelayLogError(
                 .badEvent, "a \(type) with LOG_EVENT_RELAY_LOG_F is a relay log's own event, not a source's")
         }
+        // Made up by the source for this connection, not events of its binlog: flagged, or (for the
+        // kinds a dump makes up: fake ROTATE, re-sent FORMAT_DESCRIPTION, MariaDB's GTID_LIST on a GTID
+        // connect) without a position.
         let artificial =
             header.flags & EventHeader.artificialFlag != 0
-            || (header.logPosition == 0 && (type == .rotate || type == .formatDescription))
+            || (header.logPosition == 0
+                && (type == .rotate || type == .formatDescription || type == .mariadbGTIDList
+                    || type == .previousGTIDs))
         if type == .rotate && state.formatBytes.isEmpty {
             // Before the first FORMAT_DESCRIPTION the checksum algorithm is unknown: the fake
             // ROTATE that opens a stream carries a CRC32 when the replica asked for checksums.

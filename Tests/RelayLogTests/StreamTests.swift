@@ -73,6 +73,9 @@ struct StreamTests {
         #expect(try writer.append(heartbeat) == .init(written: false, endsTransaction: false, syncDue: false))
         #expect(try writer.append(fakeRotate(file: before.source.file, position: before.source.position)).written == false)
         #expect(try writer.append(Self.artificialFormat(stream)).written == false)
+        // MariaDB's GTID_LIST made up for a GTID connect (log_pos 0): the state it names is the caller's.
+        let fakeList = makeEvent(type: .mariadbGTIDList, body: [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 99, 0, 0, 0, 0, 0, 0, 0], logPosition: 0)
+        #expect(try writer.append(fakeList).written == false)
         #expect(writer.appendedPosition == before)
         try writer.sync()
         #expect(writer.durablePosition == before)
