@@ -75,13 +75,26 @@ extension FileDescriptor {
 }
 
 enum FileSystem {
-    /// Creates `path` and any missing parents (mode 0750), like `mkdir -p`.
+    /// Creates `path` and any missing parents (mode 0750), like `mkdir -p`, and fsyncs the parent
+    /// of each directory it creates (so the new entries survive a power loss).
     static func createDirectories(_ path: FilePath) throws(RelayLogError) {
         var current = path.root.map { FilePath(root: $0) } ?? FilePath()
         for component in path.components {
+            let parent = current.isEmpty ? FilePath(".") : current
             current.append(component)
             let result = current.withPlatformString { name in nothingOrErrno { mkdir(name, 0o750) } }
-            if case .failure(let error) = result, error != .fileExists {
+            switch result {
+            case .success:
+                do {
+                    let descriptor = try FileDescriptor.open(parent, .readOnly, options: [.directory])
+                    defer { try? descriptor.close() }
+                    try descriptor.fullSync()
+                } catch {
+                    throw .system(error as? Errno ?? .ioError, "cannot fsync the directory", path: parent)
+                }
+            case .failure(let error) where error == .fileExists:
+                continue
+            case .failure(let error):
                 throw .system(error, "cannot create the directory", path: current)
             }
         }
