@@ -35,6 +35,12 @@ let package = Package(
             dependencies: ["CZlib", "CZstd"],
             swiftSettings: swiftSettings
         ),
+        // The only module that touches the client library's C API.
+        .target(
+            name: "MySQLClient",
+            dependencies: ["CMySQLClient", "BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
         // The durable local log: segments in binlog format, fsync group commit, recovery, retention.
         .target(
             name: "RelayLog",
@@ -45,7 +51,7 @@ let package = Package(
             name: "BinlogRelay",
             dependencies: [
                 "BinlogFormat",
-                "CMySQLClient",
+                "MySQLClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -53,6 +59,18 @@ let package = Package(
         .testTarget(
             name: "BinlogFormatTests",
             dependencies: ["BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
+        // Test support: throwaway MariaDB servers for the integration tests.
+        .target(
+            name: "TestSupport",
+            dependencies: ["MySQLClient"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MySQLClientTests",
+            dependencies: ["MySQLClient", "BinlogFormat", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

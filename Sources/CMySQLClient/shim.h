@@ -1,6 +1,29 @@
 #ifndef BINLOG_RELAY_CMYSQLCLIENT_SHIM_H
 #define BINLOG_RELAY_CMYSQLCLIENT_SHIM_H
 // Debian's MariaDB Connector/C (pkg-config libmariadb).
+#include <stddef.h>
 #include <mysql.h>
 #include <mariadb_rpl.h>
+
+// Sends a command through the connection's protocol layer, as the library does for its own
+// commands. Used for COM_REGISTER_SLAVE, COM_BINLOG_DUMP(_GTID) and the semi-sync ACK, whose
+// replies (an event stream, or none) the relay reads itself.
+static inline int binlog_relay_send_command(MYSQL *mysql, unsigned int command, const unsigned char *arg,
+                                            size_t length, my_bool skip_check) {
+    return mysql->methods->db_command(mysql, (enum enum_server_command)command, (const char *)arg, length,
+                                      skip_check, NULL);
+}
+
+// The bytes of the packet mysql_net_read_packet() just read.
+static inline const unsigned char *binlog_relay_packet_bytes(MYSQL *mysql) {
+    return mysql->net.read_pos;
+}
+
+// Options that take an integer or boolean by pointer.
+static inline int binlog_relay_set_uint_option(MYSQL *mysql, enum mysql_option option, unsigned int value) {
+    return mysql_options(mysql, option, &value);
+}
+static inline int binlog_relay_set_bool_option(MYSQL *mysql, enum mysql_option option, my_bool value) {
+    return mysql_options(mysql, option, &value);
+}
 #endif

@@ -1,0 +1,191 @@
+import CMySQLClient
+
+/// One connection through Debian's MariaDB Connector/C: the library does authentication, TLS
+/// and compression; this wrapper owns the `MYSQL*` handle and closes it in `deinit`.
+///
+/// Not thread-safe: use a connection from one task at a time. Calls block; run them off the
+/// cooperative thread pool.
+public final class MySQLConnection {
+    private let handle: UnsafeMutablePointer<MYSQL>
+    public let configuration: MySQLConnectionConfiguration
+    private var closed = false
+
+    /// Connects, or throws a ``MySQLError`` naming the endpoint (never the password).
+    public init(configuration: MySQLConnectionConfiguration) throws(MySQLError) {
+        self.configuration = configuration
+        guard let handle = mysql_init(nil) else {
+            throw MySQLError(.connection, message: "out of memory", operation: "connect")
+        }
+        self.handle = handle
+        do throws(MySQLError) {
+            try applyOptions()
+            let connected = configuration.password.withOptionalCString { password in
+                mysql_real_connect(
+                    handle, configuration.host, configuration.user, password, configuration.database,
+                    UInt32(configuration.port), nil, 0)
+            }
+            if connected == nil {
+                throw lastError(operation: "connect to \(configuration.endpoint) as '\(configuration.user)'")
+            }
+        } catch {
+            close()  // deinit runs too when init throws; close() is idempotent
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the connection cleanly (sends COM_QUIT), so a dump thread on the server ends at once.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        mysql_close(handle)
+    }
+
+    private func applyOptions() throws(MySQLError) {
+        func check(_ result: Int32, _ what: String) throws(MySQLError) {
+            if result != 0 { throw MySQLError(.configuration, message: "cannot set \(what)", operation: "connect") }
+        }
+        try check(binlog_relay_set_uint_option(handle, MYSQL_OPT_CONNECT_TIMEOUT, UInt32(configuration.connectTimeoutSeconds)), "connect timeout")
+        try check(binlog_relay_set_uint_option(handle, MYSQL_OPT_READ_TIMEOUT, UInt32(configuration.readTimeoutSeconds)), "read timeout")
+        try check(binlog_relay_set_uint_option(handle, MYSQL_OPT_WRITE_TIMEOUT, UInt32(configuration.writeTimeoutSeconds)), "write timeout")
+        if configuration.compression { try check(mysql_options(handle, MYSQL_OPT_COMPRESS, nil), "compression") }
+        switch configuration.tlsMode {
+        case .disabled:
+            break
+        case .preferred:
+            // An SSL setting of any kind makes Connector/C use TLS when the server offers it.
+            mysql_ssl_set(handle, configuration.tlsKey, configuration.tlsCertificate, configuration.tlsCA, nil, nil)
+            try check(binlog_relay_set_bool_option(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, 0), "TLS verification")
+        case .required, .verifyCA, .verifyIdentity:
+            mysql_ssl_set(handle, configuration.tlsKey, configuration.tlsCertificate, configuration.tlsCA, nil, nil)
+            try check(binlog_relay_set_bool_option(handle, MYSQL_OPT_SSL_ENFORCE, 1), "TLS enforcement")
+            let verify: my_bool = configuration.tlsMode.verifiesCertificate ? 1 : 0
+            try check(binlog_relay_set_bool_option(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify), "TLS verification")
+        }
+    }
+
+    /// The library's last error, classified.
+    func lastError(operation: String) -> MySQLError {
+        let number = mysql_errno(handle)
+        let message = String(cString: mysql_error(handle))
+        let sqlState = String(cString: mysql_sqlstate(handle))
+        let code: MySQLError.Code
+        switch number {
+        case 1045, 1044, 1698, 1227, 1251: code = .authentication
+        case 2026: code = .tls
+        case 2002, 2003, 2005, 2006, 2013, 2055: code = .connection
+        case 1236: code = .server  // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged or missing position
+        default:
+            let lower = message.lowercased()
+            code = lower.contains("ssl") || lower.contains("tls") || lower.contains("certificate") ? .tls : .query
+        }
+        return MySQLError(code, number: number, sqlState: sqlState, message: message, operation: operation)
+    }
+
+    // MARK: - Facts about the session
+
+    public var serverVersion: String { String(cString: mysql_get_server_info(handle)) }
+    public var isMariaDB: Bool { serverVersion.lowercased().contains("mariadb") }
+    /// The negotiated TLS cipher, or nil for a plaintext connection.
+    public var tlsCipher: String? { mysql_get_ssl_cipher(handle).map { String(cString: $0) } }
+    public var serverThreadID: UInt { UInt(mysql_thread_id(handle)) }
+
+    // MARK: - Statements
+
+    /// Runs a statement that returns no rows.
+    public func execute(_ sql: String) throws(MySQLError) {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
+        // Drain any result so the connection is ready for the next command.
+        repeat {
+            if let result = mysql_store_result(handle) { mysql_free_result(result) }
+        } while mysql_next_result(handle) == 0
+    }
+
+    /// Runs a query and returns its rows as text (NULL as nil) with the column names.
+    public func query(_ sql: String) throws(MySQLError) -> MySQLResult {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
+        guard let result = mysql_store_result(handle) else {
+            if mysql_field_count(handle) == 0 { return MySQLResult(columns: [], rows: []) }
+            throw lastError(operation: "query")
+        }
+        defer { mysql_free_result(result) }
+        let count = Int(mysql_num_fields(result))
+        var columns: [String] = []
+        if let fields = mysql_fetch_fields(result) {
+            for index in 0..<count { columns.append(String(cString: fields[index].name)) }
+        }
+        var rows: [[String?]] = []
+        while let row = mysql_fetch_row(result) {
+            guard let lengths = mysql_fetch_lengths(result) else { break }
+            var values: [String?] = []
+            values.reserveCapacity(count)
+            for index in 0..<count {
+                if let value = row[index] {
+                    let buffer = UnsafeRawBufferPointer(start: value, count: Int(lengths[index]))
+                    values.append(String(decoding: buffer, as: UTF8.self))
+                } else {
+                    values.append(nil)
+                }
+            }
+            rows.append(values)
+        }
+        return MySQLResult(columns: columns, rows: rows)
+    }
+
+    /// Escapes a string for use inside single quotes, by the connection's character set.
+    public func escape(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        var output = [CChar](repeating: 0, count: bytes.count * 2 + 1)
+        let length = bytes.withUnsafeBufferPointer { input in
+            input.withMemoryRebound(to: CChar.self) { chars in
+                mysql_real_escape_string(handle, &output, chars.baseAddress, UInt(bytes.count))
+            }
+        }
+        return String(decoding: output.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: - Raw protocol for replication
+
+    /// Sends a command whose reply the caller reads with ``readPacket()`` (or that has none).
+    func sendCommand(_ command: UInt8, _ argument: [UInt8], expectReply: Bool) throws(MySQLError) {
+        let result = argument.withUnsafeBufferPointer { buffer in
+            binlog_relay_send_command(handle, UInt32(command), buffer.baseAddress, buffer.count, expectReply ? 0 : 1)
+        }
+        if result != 0 { throw lastError(operation: "send command 0x\(String(command, radix: 16))") }
+    }
+
+    /// Reads the next packet; the bytes are valid until the next read on this connection.
+    func readPacket(operation: String) throws(MySQLError) -> UnsafeRawBufferPointer {
+        let length = mysql_net_read_packet(handle)
+        // packet_error is ((unsigned int) -1), returned in an unsigned long; the library has
+        // already turned an error packet into mysql_errno/mysql_error.
+        if length == UInt(UInt32.max) || length == UInt.max || length == 0 {
+            throw lastError(operation: operation)
+        }
+        return UnsafeRawBufferPointer(start: binlog_relay_packet_bytes(handle), count: Int(length))
+    }
+}
+
+/// Rows of a text-protocol result.
+public struct MySQLResult: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+
+    /// The first row as a column-name dictionary (SHOW … results are easier to read that way).
+    public var firstRow: [String: String?]? {
+        rows.first.map { Dictionary(zip(columns, $0), uniquingKeysWith: { first, _ in first }) }
+    }
+
+    /// The single value of a one-row, one-column result.
+    public var scalar: String? { rows.first?.first ?? nil }
+}
+
+extension Optional where Wrapped == String {
+    func withOptionalCString<Result>(_ body: (UnsafePointer<CChar>?) -> Result) -> Result {
+        switch self {
+        case .some(let string): string.withCString(body)
+        case .none: body(nil)
+        }
+    }
+}
