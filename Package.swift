@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C boundary: Debian's MariaDB Connector/C (libmariadb-dev).
@@ -52,7 +53,10 @@ let package = Package(
             dependencies: [
                 "BinlogFormat",
                 "MySQLClient",
+                "RelayLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -80,7 +84,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BinlogRelayTests",
-            dependencies: ["BinlogRelay", "BinlogFormat"],
+            dependencies: [
+                "BinlogRelay", "BinlogFormat", "MySQLClient", "RelayLog", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

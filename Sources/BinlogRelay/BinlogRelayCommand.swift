@@ -7,7 +7,7 @@ struct BinlogRelayCommand: AsyncParsableCommand {
         commandName: "binlog-relay",
         abstract: "A MySQL/MariaDB binlog replication relay: durable local log, exactly-once apply, lag metrics.",
         version: BinlogRelayVersion.string,
-        subcommands: [InspectCommand.self]
+        subcommands: [RunCommand.self, InspectCommand.self]
     )
 }
 

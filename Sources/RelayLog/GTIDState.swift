@@ -143,7 +143,9 @@ public struct GTIDState: Sendable, Equatable, CustomStringConvertible {
     /// Applies a MariaDB GTID_LIST (the binlog state at that point): the last GTID listed for each
     /// domain becomes that domain's.
     mutating func apply(list: [MariaDBGTID]) {
-        for gtid in list { mariadb[gtid.domainID] = gtid }
+        // Never move a domain backwards: a list re-sent with a file's header events (a dump that
+        // restarts inside that file) describes the file's start, not the log's end.
+        for gtid in list where (mariadb[gtid.domainID]?.sequence ?? 0) < gtid.sequence { mariadb[gtid.domainID] = gtid }
     }
 
     private mutating func entryIndex(sid: UUID16, tag: String?) -> Int {
@@ -216,5 +218,36 @@ extension Substring {
         while let first = text.first, first == " " || first == "\n" || first == "\t" { text.removeFirst() }
         while let last = text.last, last == " " || last == "\n" || last == "\t" { text.removeLast() }
         return text
+    }
+}
+
+extension GTIDState {
+    /// Whether the state is MariaDB's (per-domain GTIDs) rather than a MySQL set.
+    public var isMariaDB: Bool { !mariadb.isEmpty && mysql.isEmpty }
+
+    /// The MySQL set in the binary form COM_BINLOG_DUMP_GTID takes (MySQL `Gtid_set::encode`):
+    /// source count, then per source the UUID, the interval count and start/end pairs (end
+    /// exclusive). Tagged sets (8.4+) use the tagged format: the count word carries format 1 in its
+    /// first and last byte, and each source a tag as a length-prefixed string.
+    public var mysqlEncoded: [UInt8] {
+        var bytes: [UInt8] = []
+        func append(_ value: UInt64) { for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) } }
+        let tagged = mysql.contains { $0.tag != nil }
+        append(tagged ? 1 | UInt64(mysql.count) << 8 | 1 << 56 : UInt64(mysql.count))
+        for entry in mysql {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: entry.sid.high >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: entry.sid.low >> UInt64(shift))) }
+            if tagged {
+                let tag = Array((entry.tag ?? "").utf8)
+                bytes.append(UInt8(tag.count) << 1)  // serialization varint; tags are at most 32 bytes
+                bytes.append(contentsOf: tag)
+            }
+            append(UInt64(entry.intervals.count))
+            for interval in entry.intervals {
+                append(UInt64(bitPattern: interval.lowerBound))
+                append(UInt64(bitPattern: interval.upperBound))
+            }
+        }
+        return bytes
     }
 }

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Logging
+import MySQLClient
+import RelayLog
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `binlog-relay run`: the server. With only a source configured it relays (source → local log).
+///
+/// Settings come from options and from `BINLOG_RELAY_…` environment variables (the variable
+/// wins over nothing; an option wins over the variable), so secrets never sit on a command line.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Relay the source's binlog into the local durable log (and, later, apply it to the target)."
+    )
+
+    @Option(name: .customLong("source-url"), help: "mysql://user[:password]@host[:port][?ssl-mode=…&ssl-ca=…] (or BINLOG_RELAY_SOURCE_URL).")
+    var sourceURL: String?
+
+    @Option(name: .customLong("log-dir"), help: "Directory of the durable local log (or BINLOG_RELAY_LOG_DIR).")
+    var logDirectory: String?
+
+    @Option(name: .customLong("server-id"), help: "Replica server id to register with (or BINLOG_RELAY_SERVER_ID).")
+    var serverID: UInt32?
+
+    @Option(help: "Where to start an empty log: current, earliest, FILE:POS or a GTID position (or BINLOG_RELAY_SOURCE_START).")
+    var start: String?
+
+    @Option(name: .customLong("heartbeat"), help: "Source heartbeat period in seconds.")
+    var heartbeatSeconds: Double = 1
+
+    @Flag(name: .customLong("semi-sync"), help: "Register as a semi-synchronous replica: ACK only after fsync.")
+    var semiSync = false
+
+    @Option(name: .customLong("sync-interval-ms"), help: "Group commit: fsync at most this often (0 = at every transaction end).")
+    var syncIntervalMilliseconds: Int = 0
+
+    @Flag(name: .customLong("exit-when-caught-up"), help: "Stop once the source has nothing more (a one-shot copy).")
+    var exitWhenCaughtUp = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        let environment = Environment()
+        let logger = makeLogger(label: "binlog-relay.source", level: logLevel)
+        guard let url = sourceURL ?? environment["BINLOG_RELAY_SOURCE_URL"] else {
+            throw ValidationError("no source: set --source-url or BINLOG_RELAY_SOURCE_URL")
+        }
+        var source: MySQLConnectionConfiguration
+        do {
+            source = try MySQLConnectionConfiguration(url: url)
+        } catch {
+            throw ValidationError("source.url: \(error.message)")
+        }
+        if let file = environment["BINLOG_RELAY_SOURCE_PASSWORD_FILE"] {
+            source.password = try readSecret(file, key: "source.password_file")
+        }
+        guard let directory = logDirectory ?? environment["BINLOG_RELAY_LOG_DIR"] else {
+            throw ValidationError("no log directory: set --log-dir or BINLOG_RELAY_LOG_DIR")
+        }
+        let idText = environment["BINLOG_RELAY_SERVER_ID"]
+        guard let serverID = serverID ?? idText.flatMap(UInt32.init), serverID > 0 else {
+            throw ValidationError("source.server_id: set --server-id or BINLOG_RELAY_SERVER_ID to a number from 1 to 4294967295")
+        }
+        let startText = start ?? environment["BINLOG_RELAY_SOURCE_START"] ?? "current"
+        guard let startPoint = SourceReader.StartPoint(startText) else {
+            throw ValidationError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
+        }
+
+        var logConfiguration = RelayLogConfiguration(directory: FilePath(directory))
+        logConfiguration.syncInterval = .milliseconds(syncIntervalMilliseconds)
+        let log: RelayLogWriter
+        do {
+            log = try RelayLogWriter(configuration: logConfiguration)
+        } catch {
+            printError("binlog-relay run: local log: \(error)")
+            throw ExitCode.failure
+        }
+        for warning in log.recoveryReport.warnings { logger.warning("\(warning)") }
+        if let recovered = log.recovered { logger.info("local log recovered", metadata: ["resume": "\(recovered)"]) }
+
+        let reader = SourceReader(
+            settings: .init(
+                source: source, serverID: serverID, heartbeatSeconds: heartbeatSeconds, semiSync: semiSync,
+                start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
+            log: log, logger: logger)
+        StopSignals.install { reader.stop() }
+        do {
+            try reader.run()
+        } catch {
+            printError("binlog-relay run: \(error)")
+            try? log.close()
+            throw ExitCode.failure
+        }
+        try? log.close()
+        logger.info("stopped", metadata: ["durable": "\(log.durablePosition?.description ?? "none")"])
+    }
+
+    private func readSecret(_ path: String, key: String) throws -> String {
+        guard let descriptor = try? FileDescriptor.open(FilePath(path), .readOnly) else {
+            throw ValidationError("\(key): cannot read \(path)")
+        }
+        defer { try? descriptor.close() }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try descriptor.read(into: $0) }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The process environment as a dictionary.
+struct Environment {
+    let values: [String: String]
+
+    init() {
+        var values: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        self.values = values
+    }
+
+    subscript(name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
+}
+
+/// SIGTERM and SIGINT ask the service to finish the current batch, fsync and exit 0.
+enum StopSignals {
+    nonisolated(unsafe) private static var handler: (@Sendable () -> Void)?
+
+    static func install(_ onStop: @escaping @Sendable () -> Void) {
+        handler = onStop
+        let action: @convention(c) (Int32) -> Void = { _ in StopSignals.handler?() }
+        signal(SIGTERM, action)
+        signal(SIGINT, action)
+    }
+}
+
+func makeLogger(label: String, level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: level) ?? .info
+        return handler
+    }
+    var logger = Logger(label: label)
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+}

@@ -1,0 +1,213 @@
+import BinlogFormat
+import Logging
+import MySQLClient
+import RelayLog
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Streams the source's binlog into the local log: connect, check, dump, append, fsync at
+/// transaction ends (group commit), acknowledge semi-sync transactions only once durable, and
+/// reconnect with backoff from the last durable transaction boundary after any failure.
+///
+/// Runs on a thread of its own (every call blocks); `stop()` may be called from any thread.
+final class SourceReader: @unchecked Sendable {
+    struct Settings: Sendable {
+        var source: MySQLConnectionConfiguration
+        var serverID: UInt32
+        var heartbeatSeconds: Double = 1
+        var semiSync = false
+        /// Where to start when the log is empty.
+        var start: StartPoint = .current
+        /// Stop when the source has nothing more (non-blocking dump); used by tests and one-shot copies.
+        var exitWhenCaughtUp = false
+        var maxBackoffSeconds: Double = 30
+    }
+
+    enum StartPoint: Sendable, Equatable {
+        /// The source's current end of binlog.
+        case current
+        /// The oldest binlog the source still has.
+        case earliest
+        case file(String, UInt64)
+        case gtid(String)
+
+        init?(_ text: String) {
+            switch text.lowercased() {
+            case "current": self = .current
+            case "earliest": self = .earliest
+            default:
+                // FILE:POS, unless the part before the colon is a MySQL server UUID (uuid:5 is a GTID set).
+                if let colon = text.lastIndex(of: ":"), let position = UInt64(text[text.index(after: colon)...]),
+                    UUID16(text[..<colon]) == nil, !text[..<colon].contains(":")
+                {
+                    self = .file(String(text[..<colon]), position)
+                } else if GTIDState(parsing: text) != nil {
+                    self = .gtid(text)
+                } else {
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// A failure that reconnecting cannot cure.
+    struct FatalError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let settings: Settings
+    let log: RelayLogWriter
+    let logger: Logger
+    private let stopFlag = AtomicFlag()
+    private var connection: MySQLConnection?
+    let status = SourceStatus()
+
+    init(settings: Settings, log: RelayLogWriter, logger: Logger) {
+        self.settings = settings
+        self.log = log
+        self.logger = logger
+    }
+
+    func stop() { stopFlag.set() }
+    var isStopping: Bool { stopFlag.isSet }
+
+    /// Runs until stopped (returns) or a fatal error (throws).
+    func run() throws {
+        var backoff = 0.25
+        defer { finish() }
+        while !isStopping {
+            do {
+                try streamOnce()
+                if settings.exitWhenCaughtUp || isStopping { return }
+                backoff = 0.25
+            } catch let error as SourcePreflight.Refusal {
+                throw FatalError(description: error.description)
+            } catch let error as MySQLError where !error.isTransient && error.code != .server {
+                throw FatalError(description: error.description)
+            } catch let error as MySQLError where error.code == .server && error.number == 1236 {
+                throw FatalError(description: "the source cannot serve the requested position: \(error.message)")
+            } catch let error as RelayLogError where error.code != .badEvent {
+                throw FatalError(description: "local log: \(error)")
+            } catch {
+                status.connectionLost()
+                logger.warning(
+                    "source connection lost; reconnecting",
+                    metadata: ["error": "\(error)", "retry_in_s": "\(backoff)", "durable": "\(log.durablePosition?.description ?? "none")"])
+                connection?.close()
+                connection = nil
+                sleepInterruptibly(seconds: backoff)
+                backoff = min(backoff * 2, settings.maxBackoffSeconds)
+            }
+        }
+    }
+
+    /// Connects, checks, starts the dump at the last complete transaction and streams until an
+    /// error, a stop, or (non-blocking) the end of the binlog.
+    private func streamOnce() throws {
+        var source = settings.source
+        // A few heartbeat periods without a packet means the link is dead, not the source idle.
+        source.readTimeoutSeconds = max(3, Int((settings.heartbeatSeconds * 3).rounded(.up)))
+        let connection = try MySQLConnection(configuration: source)
+        self.connection = connection
+        let facts = try SourcePreflight.check(connection)
+        for warning in SourcePreflight.warnings(facts) { logger.warning("\(warning)") }
+
+        let resume = try log.restartStream() ?? log.recovered
+        let start = try startPoint(resume: resume, facts: facts)
+        logger.info(
+            "streaming from source",
+            metadata: [
+                "source": "\(source.endpoint)", "server": "\(facts.serverVersion)", "start": "\(start)",
+                "tls": "\(connection.tlsCipher ?? "off")",
+            ])
+        let stream = try BinlogStream(
+            connection: connection,
+            options: .init(
+                serverID: settings.serverID, heartbeatPeriodSeconds: settings.heartbeatSeconds,
+                nonBlocking: settings.exitWhenCaughtUp, semiSync: settings.semiSync),
+            start: start)
+        status.connected(semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled)
+        var pendingAck = false
+        while !isStopping {
+            let packet = try stream.next()
+            guard case .event(let bytes, let ackRequested) = packet else {
+                // Non-blocking dump: everything the source has is here.
+                try syncAndAcknowledge(stream, ack: pendingAck)
+                return
+            }
+            status.received(bytes)
+            let result = try log.append(bytes)
+            if ackRequested { pendingAck = true }
+            if result.endsTransaction && (result.syncDue || pendingAck) {
+                try syncAndAcknowledge(stream, ack: pendingAck)
+                pendingAck = false
+            } else if !result.endsTransaction && bytes.count > 4 && bytes[4] == EventType.heartbeat.rawValue {
+                // Idle source: make what is buffered durable and note that the stream is caught up.
+                if log.hasUnsyncedData && log.appendedPosition != nil { try syncAndAcknowledge(stream, ack: false) }
+                status.heartbeat()
+            }
+        }
+        try syncAndAcknowledge(stream, ack: pendingAck)
+    }
+
+    private func syncAndAcknowledge(_ stream: BinlogStream, ack: Bool) throws {
+        guard log.hasUnsyncedData else { return }
+        let report = try log.sync()
+        status.synced(report)
+        if ack, let position = report.position {
+            try stream.acknowledge(file: position.source.file, position: position.source.position)
+        }
+    }
+
+    private func startPoint(resume: RelayLogPosition?, facts: SourcePreflight.Facts) throws -> BinlogStream.Start {
+        if let resume {
+            // Resume exactly where the log ends. By file and position while the source still has
+            // that file: a GTID start makes the server re-send the file's header events (FORMAT_DESCRIPTION,
+            // GTID_LIST) with their real positions, which would repeat in the log. By GTID when the
+            // file is gone from this source (after a failover to another server with the same GTIDs).
+            if resume.source.file.isEmpty || !facts.binlogFiles.contains(resume.source.file) {
+                let state = resume.gtidState
+                if facts.isMariaDB && state.isMariaDB { return .mariadbGTID(state.description) }
+                if !facts.isMariaDB && !state.isEmpty && !state.isMariaDB { return .mysqlGTID(encodedSet: state.mysqlEncoded) }
+            }
+            try SourcePreflight.checkPositionAvailable(file: resume.source.file, facts: facts)
+            return .filePosition(file: resume.source.file, position: resume.source.position)
+        }
+        switch settings.start {
+        case .current:
+            try log.seed(source: SourcePosition(file: facts.currentFile, position: facts.currentPosition),
+                         gtidState: GTIDState(parsing: facts.currentGTID))
+            return .filePosition(file: facts.currentFile, position: facts.currentPosition)
+        case .earliest:
+            guard let first = facts.binlogFiles.first else { throw FatalError(description: "the source lists no binlog files") }
+            try log.seed(source: SourcePosition(file: first, position: 4), gtidState: nil)
+            return .filePosition(file: first, position: 4)
+        case .file(let file, let position):
+            try SourcePreflight.checkPositionAvailable(file: file, facts: facts)
+            try log.seed(source: SourcePosition(file: file, position: position), gtidState: nil)
+            return .filePosition(file: file, position: position)
+        case .gtid(let text):
+            guard let state = GTIDState(parsing: text) else { throw FatalError(description: "bad GTID position '\(text)'") }
+            try log.seed(source: nil, gtidState: state)
+            return state.isMariaDB ? .mariadbGTID(text) : .mysqlGTID(encodedSet: state.mysqlEncoded)
+        }
+    }
+
+    private func finish() {
+        if log.hasUnsyncedData && !log.isStalled { _ = try? log.sync() }
+        connection?.close()
+        connection = nil
+        status.disconnected()
+    }
+
+    private func sleepInterruptibly(seconds: Double) {
+        var left = seconds
+        while left > 0 && !isStopping {
+            let step = min(left, 0.1)
+            usleep(UInt32(step * 1_000_000))
+            left -= step
+        }
+    }
+}
