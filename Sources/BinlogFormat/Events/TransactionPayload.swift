@@ -5,9 +5,12 @@ extension BinlogDecoder {
     /// stream as it goes: memory stays at the size of the largest inner event, never the whole
     /// transaction. Inner events carry no checksum. Each event passed to `body` is valid only
     /// during that call.
+    /// - Returns: how many events there were and the largest window the decompression needed.
+    @discardableResult
     public mutating func forEachEvent(
         in payload: TransactionPayloadEvent, _ body: (BinlogEvent) throws(BinlogError) -> Void
-    ) throws(BinlogError) {
+    ) throws(BinlogError) -> PayloadStatistics {
+        var statistics = PayloadStatistics()
         switch payload.compression {
         case TransactionPayloadEvent.none:
             var offset = 0
@@ -16,7 +19,9 @@ extension BinlogDecoder {
                 let event = try Self.frame(bytes, at: offset, baseOffset: payload.payloadOffset)
                 try body(try decode(event, at: payload.payloadOffset + offset, hasChecksum: false))
                 offset += event.count
+                statistics.events += 1
             }
+            statistics.uncompressedBytes = bytes.count
         case TransactionPayloadEvent.zstd:
             let stream = try ZstdEventStream(compressed: payload.payload, baseOffset: payload.payloadOffset)
             var innerOffset = 0
@@ -24,12 +29,27 @@ extension BinlogDecoder {
                 // Inner events are numbered by their offset inside the uncompressed payload.
                 try body(try decode(event, at: innerOffset, hasChecksum: false))
                 innerOffset += event.count
+                statistics.events += 1
             }
+            statistics.uncompressedBytes = innerOffset
+            statistics.largestWindow = stream.windowSize
         default:
             throw BinlogError(
                 .unsupported, "transaction payload compressed with unknown algorithm \(payload.compression)",
                 offset: payload.payloadOffset)
         }
+        return statistics
+    }
+
+    /// What iterating a payload took.
+    public struct PayloadStatistics: Sendable, Equatable {
+        public var events = 0
+        public var uncompressedBytes = 0
+        /// Bytes of the decompression window (0 for an uncompressed payload): about the largest
+        /// inner event, whatever the size of the transaction.
+        public var largestWindow = 0
+
+        public init() {}
     }
 
     /// The event starting at `offset` in `bytes`, checked to be whole.
@@ -76,6 +96,9 @@ final class ZstdEventStream {
         self.baseOffset = baseOffset
         self.buffer = .allocate(byteCount: 1 << 16, alignment: 16)
     }
+
+    /// Current size of the decompression window.
+    var windowSize: Int { buffer.count }
 
     deinit {
         ZSTD_freeDStream(stream)
