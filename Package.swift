@@ -62,7 +62,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BinlogFormatTests",
-            dependencies: ["BinlogFormat"],
+            dependencies: ["BinlogFormat", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         // Test support: throwaway MariaDB servers for the integration tests.
@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayLogTests",
-            dependencies: ["RelayLog", "BinlogFormat", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RelayLog", "BinlogFormat", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

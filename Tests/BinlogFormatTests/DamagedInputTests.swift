@@ -1,15 +1,12 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// Truncated and corrupted binlogs give errors, never a crash, and the errors say where.
 @Suite("Damaged input")
 struct DamagedInputTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("Fixtures")
-    }()
+    static let root = Repository.fixtures
 
     /// Small files with many event kinds: MariaDB GTIDs and annotate rows, MySQL JSON and
     /// partial updates, a zstd transaction payload, tagged GTIDs, compressed MariaDB events.
@@ -151,18 +148,5 @@ struct DamagedInputTests {
         let bytes: [UInt8] = Array("hello, world".utf8)
         let result = bytes.withUnsafeBytes { Self.decodeAll($0) }
         #expect(result.error?.code == .badMagic)
-    }
-}
-
-/// A small deterministic generator, so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,14 +1,11 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Transaction boundaries")
 struct TransactionBoundaryTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("Fixtures")
-    }()
+    static let root = Repository.fixtures
 
     /// (transactions ended, GTID events, XID events, whether the file ends at a boundary)
     static func walk(_ name: String) throws -> (ends: Int, gtids: Int, xids: Int, endsAtBoundary: Bool) {

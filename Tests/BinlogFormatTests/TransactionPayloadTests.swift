@@ -1,15 +1,12 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// MySQL 8 compressed transactions are decompressed as a stream, never whole.
 @Suite("Transaction payloads")
 struct TransactionPayloadTests {
-    static let fixture: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("Fixtures/peers/rust_mysql_common/transaction_compression.000001")
-    }()
+    static let fixture = Repository.fixture("peers/rust_mysql_common/transaction_compression.000001")
 
     static func zstd(_ arguments: [String], input: Data) throws -> Data {
         let process = Process()

@@ -1,14 +1,11 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 
 /// Where the test input lives: the repository's `Fixtures/` and, when it is there, the shared
 /// collection of real binlogs beside the repository (`../shared/fixtures/binlogs`).
 enum FixturePaths {
-    static let repositoryRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let repositoryRoot = Repository.root
 
     static let fixtures = repositoryRoot.appendingPathComponent("Fixtures")
     static let shared = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared")

@@ -3,6 +3,7 @@ import Foundation
 @testable import RelayLog
 import SystemPackage
 import Synchronization
+import TestSupport
 import Testing
 
 /// A log written without interruption, to compare interrupted runs with.
@@ -252,18 +253,5 @@ struct CrashRecoveryTests {
                 ($0 as? RelayLogError)?.code == .corrupt
             }
         }
-    }
-}
-
-/// A small deterministic generator, so a failing offset can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

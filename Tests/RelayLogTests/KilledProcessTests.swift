@@ -2,6 +2,7 @@ import BinlogFormat
 import Foundation
 @testable import RelayLog
 import SystemPackage
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

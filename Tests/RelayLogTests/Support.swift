@@ -3,6 +3,7 @@ import Foundation
 @testable import RelayLog
 import Synchronization
 import SystemPackage
+import TestSupport
 import Testing
 
 /// A recorded binlog file used as if a server streamed it: its events after the magic.
@@ -12,11 +13,7 @@ struct FixtureStream: Sendable {
     /// Byte ranges of the events (the range's start is the event's position in the source file).
     let events: [Range<Int>]
 
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("Fixtures")
-    }()
+    static let root = Repository.fixtures
 
     static let mariadb = "mariadb-10.11/every-type-full.000001"
     static let mariadbCompressed = "mariadb-10.11/every-type-full-compressed.000001"

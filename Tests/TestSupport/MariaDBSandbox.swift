@@ -8,11 +8,7 @@ public final class MariaDBSandbox: @unchecked Sendable {
     public let port: Int
     private var stopped = false
 
-    public static let repositoryRoot: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    public static let repositoryRoot = Repository.root
 
     static let script = repositoryRoot.appendingPathComponent("scripts/mariadb-sandbox.sh").path
     private static let portLock = NSLock()
