@@ -100,17 +100,26 @@ struct InspectCommand: ParsableCommand {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name.hasPrefix(".") || name.hasSuffix(".txt") || name.hasSuffix(".gz") || name.hasSuffix(".md")
-                || name.hasSuffix(".json") || name.hasSuffix(".sh") || name.hasSuffix(".sql")
-            {
-                continue
-            }
+            if name.hasPrefix(".") { continue }
             let full = path.hasSuffix("/") ? path + name : path + "/" + name
             var info = stat()
-            if stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFREG { names.append(full) }
+            // A directory (a server's binlog directory, the relay's log) also holds index, state and
+            // lock files: take only the files that start with the binlog magic.
+            if stat(full, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && startsWithBinlogMagic(full) {
+                names.append(full)
+            }
         }
         return names.sorted()
     }
+}
+
+private func startsWithBinlogMagic(_ path: String) -> Bool {
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    var magic: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    let count = withUnsafeMutableBytes(of: &magic) { read(descriptor, $0.baseAddress, 4) }
+    return count == 4 && magic == (0xFE, 0x62, 0x69, 0x6E)
 }
 
 func printError(_ message: String) {
