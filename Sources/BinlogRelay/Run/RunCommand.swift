@@ -39,6 +39,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("sync-interval-ms"), help: "Group commit: fsync at most this often (0 = at every transaction end).")
     var syncIntervalMilliseconds: Int = 0
 
+    @Option(name: .customLong("retention-hours"), help: "Delete closed segments older than this (default 168; 0 keeps them).")
+    var retentionHours: Double = 168
+
+    @Option(name: .customLong("retention-max-bytes"), help: "Delete the oldest closed segments while the log is larger than this.")
+    var retentionMaxBytes: Int64?
+
+    @Option(name: .customLong("segment-size"), help: "Roll to a new segment file after this many bytes (at a transaction end).")
+    var segmentSize: Int64 = 256 << 20
+
     @Flag(name: .customLong("exit-when-caught-up"), help: "Stop once the source has nothing more (a one-shot copy).")
     var exitWhenCaughtUp = false
 
@@ -74,6 +83,9 @@ struct RunCommand: ParsableCommand {
 
         var logConfiguration = RelayLogConfiguration(directory: FilePath(directory))
         logConfiguration.syncInterval = .milliseconds(syncIntervalMilliseconds)
+        logConfiguration.segmentSizeLimit = segmentSize
+        logConfiguration.retentionMaxAge = retentionHours > 0 ? .seconds(retentionHours * 3600) : nil
+        logConfiguration.retentionMaxBytes = retentionMaxBytes
         let log: RelayLogWriter
         do {
             log = try RelayLogWriter(configuration: logConfiguration)
