@@ -25,7 +25,11 @@ public final class MySQLConnection {
                     UInt32(configuration.port), nil, 0)
             }
             if connected == nil {
-                throw lastError(operation: "connect to \(configuration.endpoint) as '\(configuration.user)'")
+                var error = lastError(operation: "connect to \(configuration.endpoint) as '\(configuration.user)'")
+                if error.code == .tls && configuration.tlsMode.verifiesCertificate {
+                    error.message = Self.untrusted(error.message, configuration)
+                }
+                throw error
             }
         } catch {
             close()  // deinit runs too when init throws; close() is idempotent
@@ -63,6 +67,25 @@ public final class MySQLConnection {
             let verify: my_bool = configuration.tlsMode.verifiesCertificate ? 1 : 0
             try check(binlog_relay_set_bool_option(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, verify), "TLS verification")
         }
+    }
+
+    /// Says in words why a verified TLS connection failed: the library's text alone ("self-signed
+    /// certificate in certificate chain", "Validation of SSL server certificate failed") does not
+    /// say which side to fix.
+    static func untrusted(_ message: String, _ configuration: MySQLConnectionConfiguration) -> String {
+        let checked = "ssl-mode=\(configuration.tlsMode.rawValue), ssl-ca=\(configuration.tlsCA ?? "none")"
+        if message.contains("Validation of SSL server certificate failed") {
+            // Connector/C's own host check (X509_check_host / X509_check_ip_asc) after a good chain.
+            return "the server's TLS certificate is not trusted for host '\(configuration.host)': it does not name that host"
+                + " in its subjectAltName (\(checked)): \(message)"
+        }
+        let lower = message.lowercased()
+        if ["self-signed", "self signed", "unable to get local issuer", "unable to verify", "unable to get issuer"]
+            .contains(where: lower.contains)
+        {
+            return "the server's TLS certificate is not trusted: it does not chain to the CA in ssl-ca (\(checked)): \(message)"
+        }
+        return "the server's TLS certificate is not trusted (\(checked)): \(message)"
     }
 
     /// The library's last error, classified.
