@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "BinlogRelay", "BinlogFormat", "MySQLClient", "RelayLog", "TestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -55,8 +55,11 @@ public final class BinlogStream {
 
     public let connection: MySQLConnection
     public let options: Options
-    /// Whether the source accepted the semi-sync registration.
+    /// Whether this dump is registered as a semi-synchronous replica (the source has semi-sync
+    /// available; it asks for ACKs while its semi-sync is enabled and on).
     public private(set) var semiSyncActive = false
+    /// The source's semi-sync setting (`rpl_semi_sync_master_enabled`) when the dump started.
+    public private(set) var sourceSemiSyncEnabled = false
 
     /// Sets the session up for replication and starts the dump.
     public init(connection: MySQLConnection, options: Options, start: Start) throws(MySQLError) {
@@ -79,13 +82,23 @@ public final class BinlogStream {
             try connection.execute("SET @master_heartbeat_period = \(nanoseconds)")
         }
         if options.semiSync {
-            // Only servers with semi-sync loaded know the variable; absence means async.
-            let enabled = try? connection.query(
-                connection.isMariaDB ? "SELECT @@global.rpl_semi_sync_master_enabled"
-                    : "SELECT @@global.rpl_semi_sync_source_enabled")
-            if enabled?.scalar == "1" {
-                try connection.execute(connection.isMariaDB ? "SET @rpl_semi_sync_slave = 1" : "SET @rpl_semi_sync_replica = 1")
+            // Only servers with semi-sync available know the variable (MariaDB 10.3+ always; MySQL
+            // with the plugin loaded: rpl_semi_sync_source_enabled from 8.0.26, _master_ before);
+            // absence means async. Registration does not depend on the variable being ON: a source
+            // that enables semi-sync later asks this same dump for ACKs without a reconnect.
+            // MySQL: the 8.0.26+ plugin (semisync_source) reads @rpl_semi_sync_replica, the older
+            // one @rpl_semi_sync_slave; setting both is harmless.
+            let names =
+                connection.isMariaDB
+                ? [("rpl_semi_sync_master_enabled", "SET @rpl_semi_sync_slave = 1")]
+                : [("rpl_semi_sync_source_enabled", "SET @rpl_semi_sync_replica = 1, @rpl_semi_sync_slave = 1"),
+                   ("rpl_semi_sync_master_enabled", "SET @rpl_semi_sync_slave = 1, @rpl_semi_sync_replica = 1")]
+            for (variable, statement) in names {
+                guard let enabled = try? connection.query("SELECT @@global.\(variable)").scalar else { continue }
+                try connection.execute(statement)
                 semiSyncActive = true
+                sourceSemiSyncEnabled = enabled == "1" || enabled.uppercased() == "ON"
+                break
             }
         }
     }
@@ -146,7 +159,9 @@ public final class BinlogStream {
         }
         switch first {
         case 0x00:
-            if semiSyncActive && packet.count >= 3 && packet[1] == 0xEF {
+            if semiSyncActive && packet.count >= 3 && packet[1] == 0xEF && Self.eventSize(packet, at: 3) == packet.count - 3 {
+                // The semi-sync header. Checked against the event's own size field too: an event
+                // without the header whose timestamp happens to begin with 0xEF must not lose two bytes.
                 return .event(UnsafeRawBufferPointer(rebasing: packet[3...]), acknowledgementRequested: packet[2] & 1 != 0)
             }
             return .event(UnsafeRawBufferPointer(rebasing: packet[1...]), acknowledgementRequested: false)
@@ -159,6 +174,13 @@ public final class BinlogStream {
                 .protocolViolation, message: "unexpected packet 0x\(String(first, radix: 16)) on the binlog stream",
                 operation: "binlog dump")
         }
+    }
+
+    /// The size field (bytes 9..<13) of an event header that starts at `offset`, or -1.
+    static func eventSize(_ packet: UnsafeRawBufferPointer, at offset: Int) -> Int {
+        guard packet.count >= offset + 13 else { return -1 }
+        return Int(packet[offset + 9]) | Int(packet[offset + 10]) << 8 | Int(packet[offset + 11]) << 16
+            | Int(packet[offset + 12]) << 24
     }
 
     /// Acknowledges a transaction to a semi-sync source: the binlog file and the end position

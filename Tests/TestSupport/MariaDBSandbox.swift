@@ -96,7 +96,7 @@ public final class MariaDBSandbox: @unchecked Sendable {
     /// and the wait would never end. Here the script gets only stdin, a log file for its output,
     /// and nothing else (descriptors 3 and up are closed in the child).
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    public static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: log) }
         var actions = posix_spawn_file_actions_t()

@@ -36,6 +36,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("semi-sync"), help: "Register as a semi-synchronous replica: ACK only after fsync.")
     var semiSync = false
 
+    @Option(name: .customLong("semi-sync-poll-interval"), help: "With --semi-sync: seconds between polls of the source's semi-sync state (on, or fallen back to async).")
+    var semiSyncPollSeconds: Double = 2
+
     @Option(name: .customLong("sync-interval-ms"), help: "Group commit: fsync at most this often (0 = at every transaction end).")
     var syncIntervalMilliseconds: Int = 0
 
@@ -76,6 +79,9 @@ struct RunCommand: ParsableCommand {
         guard let serverID = serverID ?? idText.flatMap(UInt32.init), serverID > 0 else {
             throw ValidationError("source.server_id: set --server-id or BINLOG_RELAY_SERVER_ID to a number from 1 to 4294967295")
         }
+        guard semiSyncPollSeconds >= 0.1 else {
+            throw ValidationError("--semi-sync-poll-interval must be at least 0.1 seconds")
+        }
         let startText = start ?? environment["BINLOG_RELAY_SOURCE_START"] ?? "current"
         guard let startPoint = SourceReader.StartPoint(startText) else {
             throw ValidationError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
@@ -99,7 +105,7 @@ struct RunCommand: ParsableCommand {
         let reader = SourceReader(
             settings: .init(
                 source: source, serverID: serverID, heartbeatSeconds: heartbeatSeconds, semiSync: semiSync,
-                start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
+                semiSyncPollSeconds: semiSyncPollSeconds, start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
             log: log, logger: logger)
         StopSignals.install { reader.stop() }
         do {

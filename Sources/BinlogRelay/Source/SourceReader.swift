@@ -18,6 +18,8 @@ final class SourceReader: @unchecked Sendable {
         var serverID: UInt32
         var heartbeatSeconds: Double = 1
         var semiSync = false
+        /// How often the source's semi-sync state is polled (with `semiSync`), in seconds.
+        var semiSyncPollSeconds: Double = 2
         /// Where to start when the log is empty.
         var start: StartPoint = .current
         /// Stop when the source has nothing more (non-blocking dump); used by tests and one-shot copies.
@@ -62,12 +64,19 @@ final class SourceReader: @unchecked Sendable {
     let logger: Logger
     private let stopFlag = AtomicFlag()
     private var connection: MySQLConnection?
-    let status = SourceStatus()
+    let status: SourceStatus
+    /// Polls the source's semi-sync state (with `--semi-sync` only).
+    private let semiSyncMonitor: SemiSyncMonitor?
 
     init(settings: Settings, log: RelayLogWriter, logger: Logger) {
         self.settings = settings
         self.log = log
         self.logger = logger
+        status = SourceStatus(semiSyncRequested: settings.semiSync)
+        semiSyncMonitor =
+            settings.semiSync
+            ? SemiSyncMonitor(source: settings.source, interval: settings.semiSyncPollSeconds, status: status, logger: logger)
+            : nil
     }
 
     func stop() { stopFlag.set() }
@@ -77,6 +86,7 @@ final class SourceReader: @unchecked Sendable {
     func run() throws {
         var backoff = 0.25
         defer { finish() }
+        semiSyncMonitor?.start()
         while !isStopping {
             do {
                 try streamOnce()
@@ -113,6 +123,11 @@ final class SourceReader: @unchecked Sendable {
         self.connection = connection
         let facts = try SourcePreflight.check(connection)
         for warning in SourcePreflight.warnings(facts) { logger.warning("\(warning)") }
+        if let semiSyncMonitor {
+            // The state before the dump starts, so a source that fell back while the relay was
+            // away is reported as such before this relay's ACKs switch it back on.
+            if let probe = try? SemiSyncProbe.read(connection) { semiSyncMonitor.report(probe) }
+        }
 
         let resume = try log.restartStream() ?? log.recovered
         let start = try startPoint(resume: resume, facts: facts)
@@ -129,6 +144,9 @@ final class SourceReader: @unchecked Sendable {
                 nonBlocking: settings.exitWhenCaughtUp, semiSync: settings.semiSync),
             start: start)
         status.connected(semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled)
+        if settings.semiSync && !stream.semiSyncActive {
+            logger.warning("--semi-sync: the source has no semi-sync (no rpl_semi_sync_master_enabled variable); streaming asynchronously")
+        }
         var pendingAck = false
         while !isStopping {
             let packet = try stream.next()
@@ -152,12 +170,27 @@ final class SourceReader: @unchecked Sendable {
         try syncAndAcknowledge(stream, ack: pendingAck)
     }
 
+    /// Makes what was appended durable, then (and only then) acknowledges the durable position
+    /// to a semi-sync source. One ACK covers every transaction up to its position.
     private func syncAndAcknowledge(_ stream: BinlogStream, ack: Bool) throws {
-        guard log.hasUnsyncedData else { return }
-        let report = try log.sync()
-        status.synced(report)
-        if ack, let position = report.position {
-            try stream.acknowledge(file: position.source.file, position: position.source.position)
+        if log.hasUnsyncedData {
+            let report = try log.sync()
+            status.synced(report)
+            if logger.logLevel <= .trace {
+                logger.trace(
+                    "fsynced",
+                    metadata: [
+                        "durable": "\(report.position?.description ?? "none")", "bytes": "\(report.bytesSynced)",
+                        "fsync_ms": "\(report.fsyncDuration.millisecondsText)",
+                    ])
+            }
+        }
+        // The durable position, never the appended one: what the source hears is on disk.
+        guard ack, let durable = log.durablePosition else { return }
+        try stream.acknowledge(file: durable.source.file, position: durable.source.position)
+        status.acknowledged(durable.source)
+        if logger.logLevel <= .trace {
+            logger.trace("semi-sync ACK sent", metadata: ["acknowledged": "\(durable.source)", "durable": "\(durable.location)"])
         }
     }
 
@@ -196,6 +229,7 @@ final class SourceReader: @unchecked Sendable {
     }
 
     private func finish() {
+        semiSyncMonitor?.stop()
         if log.hasUnsyncedData && !log.isStalled { _ = try? log.sync() }
         connection?.close()
         connection = nil
@@ -209,5 +243,15 @@ final class SourceReader: @unchecked Sendable {
             usleep(UInt32(step * 1_000_000))
             left -= step
         }
+    }
+}
+
+extension Duration {
+    /// "0.153" (milliseconds, three decimals) for log lines.
+    var millisecondsText: String {
+        let micros = components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
+        let whole = micros / 1000
+        let fraction = String(micros % 1000)
+        return "\(whole).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 }
