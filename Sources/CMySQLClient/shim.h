@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <mysql.h>
 #include <mariadb_rpl.h>
+#include <ma_pvio.h>
+#include <poll.h>
 
 // Sends a command through the connection's protocol layer, as the library does for its own
 // commands. Used for COM_REGISTER_SLAVE, COM_BINLOG_DUMP(_GTID) and the semi-sync ACK, whose
@@ -17,6 +19,20 @@ static inline int binlog_relay_send_command(MYSQL *mysql, unsigned int command, 
 // The bytes of the packet mysql_net_read_packet() just read.
 static inline const unsigned char *binlog_relay_packet_bytes(MYSQL *mysql) {
     return mysql->net.read_pos;
+}
+
+// Whether more of the stream can be read at once, without waiting for the network: bytes left
+// in the library's buffers (the rest of a decompressed block with compression, the read-ahead
+// cache otherwise) or readable on the socket. A TLS record already decrypted inside OpenSSL is
+// not seen; that only makes the caller treat the stream as idle a little early.
+static inline int binlog_relay_has_pending_input(MYSQL *mysql) {
+    NET *net = &mysql->net;
+    if (net->compress && net->remain_in_buf > 0) return 1;
+    MARIADB_PVIO *pvio = net->pvio;
+    if (pvio == NULL) return 0;
+    if (pvio->cache != NULL && pvio->cache_pos < pvio->cache + pvio->cache_size) return 1;
+    struct pollfd descriptor = {.fd = mysql_get_socket(mysql), .events = POLLIN, .revents = 0};
+    return poll(&descriptor, 1, 0) > 0 && (descriptor.revents & POLLIN) != 0;
 }
 
 // Options that take an integer or boolean by pointer.

@@ -151,6 +151,10 @@ public final class BinlogStream {
         try connection.sendCommand(0x12, argument, expectReply: false)
     }
 
+    /// Whether the next packet (or part of it) has already arrived: the source is streaming a
+    /// backlog rather than waiting for new commits. The relay batches fsyncs while it is.
+    public var hasPendingInput: Bool { connection.hasPendingInput }
+
     /// Reads the next packet of the stream. Blocks up to the connection's read timeout.
     public func next() throws(MySQLError) -> Packet {
         let packet = try connection.readPacket(operation: "read binlog stream from \(connection.configuration.endpoint)")

@@ -178,13 +178,18 @@ public final class MySQLConnection {
         if result != 0 { throw lastError(operation: "send command 0x\(String(command, radix: 16))") }
     }
 
+    /// Whether more input can be read without waiting: bytes buffered by the library or readable
+    /// on the socket. (A TLS record already inside OpenSSL is not counted.)
+    var hasPendingInput: Bool { binlog_relay_has_pending_input(handle) != 0 }
+
     /// Reads the next packet; the bytes are valid until the next read on this connection.
-    func readPacket(operation: String) throws(MySQLError) -> UnsafeRawBufferPointer {
+    /// `operation` is only evaluated for an error (this runs once per event).
+    func readPacket(operation: @autoclosure () -> String) throws(MySQLError) -> UnsafeRawBufferPointer {
         let length = mysql_net_read_packet(handle)
         // packet_error is ((unsigned int) -1), returned in an unsigned long; the library has
         // already turned an error packet into mysql_errno/mysql_error.
         if length == UInt(UInt32.max) || length == UInt.max || length == 0 {
-            throw lastError(operation: operation)
+            throw lastError(operation: operation())
         }
         return UnsafeRawBufferPointer(start: binlog_relay_packet_bytes(handle), count: Int(length))
     }

@@ -188,6 +188,9 @@ public final class RelayLogWriter {
     /// Whether appended data waits for a sync.
     public var hasUnsyncedData: Bool { unsyncedBytes > 0 || buffered > 0 }
 
+    /// Bytes appended since the last sync.
+    public var unsyncedByteCount: Int { unsyncedBytes }
+
     /// The writer stopped accepting events after a failure.
     public var isStalled: Bool { stalledError != nil }
 

@@ -42,6 +42,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("sync-interval-ms"), help: "Group commit: fsync at most this often (0 = at every transaction end).")
     var syncIntervalMilliseconds: Int = 0
 
+    @Option(
+        name: .customLong("sync-max-delay-ms"),
+        help: "Group commit while catching up: a transaction end may wait this long for its fsync when more of the stream has already arrived (0 = fsync every transaction end). A semi-sync ACK is never delayed.")
+    var syncMaxDelayMilliseconds: Int = 50
+
     @Option(name: .customLong("retention-hours"), help: "Delete closed segments older than this (default 168; 0 keeps them).")
     var retentionHours: Double = 168
 
@@ -105,7 +110,8 @@ struct RunCommand: ParsableCommand {
         let reader = SourceReader(
             settings: .init(
                 source: source, serverID: serverID, heartbeatSeconds: heartbeatSeconds, semiSync: semiSync,
-                semiSyncPollSeconds: semiSyncPollSeconds, start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
+                semiSyncPollSeconds: semiSyncPollSeconds, maxSyncDelay: .milliseconds(max(0, syncMaxDelayMilliseconds)),
+                start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
             log: log, logger: logger)
         StopSignals.install { reader.stop() }
         do {
@@ -116,7 +122,13 @@ struct RunCommand: ParsableCommand {
             throw ExitCode.failure
         }
         try? log.close()
-        logger.info("stopped", metadata: ["durable": "\(log.durablePosition?.description ?? "none")"])
+        let done = reader.status.snapshot
+        logger.info(
+            "stopped",
+            metadata: [
+                "durable": "\(log.durablePosition?.description ?? "none")", "events": "\(done.eventsReceived)",
+                "bytes": "\(done.bytesReceived)", "syncs": "\(done.syncs)", "fsync_ms": "\(done.fsyncTime.millisecondsText)",
+            ])
     }
 
     private func readSecret(_ path: String, key: String) throws -> String {

@@ -20,6 +20,9 @@ final class SourceReader: @unchecked Sendable {
         var semiSync = false
         /// How often the source's semi-sync state is polled (with `semiSync`), in seconds.
         var semiSyncPollSeconds: Double = 2
+        /// Group commit while the source streams a backlog: a transaction end whose next packet
+        /// has already arrived may wait this long for its fsync (zero: fsync every transaction end).
+        var maxSyncDelay: Duration = .milliseconds(50)
         /// Where to start when the log is empty.
         var start: StartPoint = .current
         /// Stop when the source has nothing more (non-blocking dump); used by tests and one-shot copies.
@@ -64,6 +67,7 @@ final class SourceReader: @unchecked Sendable {
     let logger: Logger
     private let stopFlag = AtomicFlag()
     private var connection: MySQLConnection?
+    private var lastSync = ContinuousClock.now
     let status: SourceStatus
     /// Polls the source's semi-sync state (with `--semi-sync` only).
     private let semiSyncMonitor: SemiSyncMonitor?
@@ -158,10 +162,19 @@ final class SourceReader: @unchecked Sendable {
             status.received(bytes)
             let result = try log.append(bytes)
             if ackRequested { pendingAck = true }
-            if result.endsTransaction && (result.syncDue || pendingAck) {
-                try syncAndAcknowledge(stream, ack: pendingAck)
-                pendingAck = false
-            } else if !result.endsTransaction && bytes.count > 4 && bytes[4] == EventType.heartbeat.rawValue {
+            if result.endsTransaction {
+                // A semi-sync source waits for this transaction: at once. Otherwise when the group
+                // commit says so, unless more of the stream is already here (see mayDeferSync).
+                if pendingAck || (result.syncDue && !mayDeferSync(stream)) {
+                    try syncAndAcknowledge(stream, ack: pendingAck)
+                    pendingAck = false
+                }
+            } else if result.syncDue {
+                // maxUnsyncedBytes inside a large transaction: the transactions before it become durable.
+                try syncAndAcknowledge(stream, ack: false)
+            } else if bytes.count > 4
+                && (bytes[4] == EventType.heartbeat.rawValue || bytes[4] == EventType.heartbeatV2.rawValue)
+            {
                 // Idle source: make what is buffered durable and note that the stream is caught up.
                 if log.hasUnsyncedData && log.appendedPosition != nil { try syncAndAcknowledge(stream, ack: false) }
                 status.heartbeat()
@@ -170,11 +183,25 @@ final class SourceReader: @unchecked Sendable {
         try syncAndAcknowledge(stream, ack: pendingAck)
     }
 
+    /// Whether a transaction end may leave its fsync to a later one: only while the next packet
+    /// has already arrived (the source is streaming a backlog, so the fsync would only hold the
+    /// stream up), and for at most `maxSyncDelay` and the log's `maxUnsyncedBytes`. A stream that
+    /// has nothing more waiting (a live source between commits) is fsynced at every transaction
+    /// end, as before. Catching up, one fsync covers megabytes instead of one transaction.
+    private func mayDeferSync(_ stream: BinlogStream) -> Bool {
+        guard settings.maxSyncDelay > .zero, log.unsyncedByteCount < log.configuration.maxUnsyncedBytes else {
+            return false
+        }
+        guard lastSync.duration(to: .now) < settings.maxSyncDelay else { return false }
+        return stream.hasPendingInput
+    }
+
     /// Makes what was appended durable, then (and only then) acknowledges the durable position
     /// to a semi-sync source. One ACK covers every transaction up to its position.
     private func syncAndAcknowledge(_ stream: BinlogStream, ack: Bool) throws {
         if log.hasUnsyncedData {
             let report = try log.sync()
+            lastSync = .now
             status.synced(report)
             if logger.logLevel <= .trace {
                 logger.trace(

@@ -56,6 +56,9 @@ final class SourceStatus: Sendable {
         var lastHeartbeatAt: ContinuousClock.Instant?
         var durable: RelayLogPosition?
         var lastFsync: Duration = .zero
+        /// Syncs of the local log (each: write + fdatasync), and the time they took in all.
+        var syncs: UInt64 = 0
+        var fsyncTime: Duration = .zero
     }
 
     private let state = Mutex(Snapshot())
@@ -120,6 +123,8 @@ final class SourceStatus: Sendable {
         state.withLock {
             if let position = report.position { $0.durable = position }
             $0.lastFsync = report.fsyncDuration
+            $0.syncs += 1
+            $0.fsyncTime += report.fsyncDuration
         }
     }
 }
