@@ -25,11 +25,12 @@
 #                     --result-file=DIR/ FIRST --to-last-log      (writes files, no fsync)
 # MB/s = bytes of the source's binlog files / median seconds. Peak RSS: /usr/bin/time -v
 # ("Maximum resident set size") of one relay run pulling everything and of one pulling only the
-# last 100 MB file, to show it does not grow with the size of the binlog.
+# last 100 MB file, to show it does not grow with the size of the binlog; and, from a second
+# server, of a pull of one 1,000,000-row transaction (~205 MB) and of one 100 MB row event.
 # --per-transaction-fsync adds one run with --sync-max-delay-ms 0 (an fsync at every
 # transaction end, the behaviour before the catch-up group commit; ~40 s on this VM).
 #
-# Environment: PORT=33350 (sandbox), RELAY_SCRATCH=.build-release (build folder).
+# Environment: PORT=33350 (sandbox; PORT+1 for the second), RELAY_SCRATCH=.build-release (build folder).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -85,6 +86,7 @@ work=$(mktemp -d /tmp/pull-benchmark.XXXXXX)
 cleanup() {
     local rc=$?
     [ ! -d "$work/srv" ] || "$root/scripts/mariadb-sandbox.sh" stop "$work/srv" >/dev/null 2>&1 || true
+    [ ! -d "$work/big" ] || "$root/scripts/mariadb-sandbox.sh" stop "$work/big" >/dev/null 2>&1 || true
     rm -rf "$work"
     exit "$rc"
 }
@@ -181,6 +183,33 @@ if $per_transaction; then
     per_tx_syncs=$(grep -o 'syncs=[0-9]*' "$work/pertx.out" | cut -d= -f2)
 fi
 
+# --- memory with one large transaction and one large event ---------------------------------------
+# A second server: file 1 holds one 100 MB row event (a LONGBLOB), file 2 one transaction of
+# 1,000,000 rows (~205 MB). The relay never holds a transaction in memory; the client library
+# holds one whole event (packet) at a time.
+big="$work/big"
+"$root/scripts/mariadb-sandbox.sh" start "$big" $((port + 1)) --max-allowed-packet=256M \
+    --innodb-flush-log-at-trx-commit=0 --innodb-log-file-size=1G --innodb-buffer-pool-size=1G \
+    --ssl-ca="$tls/ca.pem" --ssl-cert="$tls/server.pem" --ssl-key="$tls/server.key" >"$work/sandbox-big.log" 2>&1 ||
+    { cat "$work/sandbox-big.log" >&2; die "the second sandbox server did not start"; }
+mariadb --no-defaults -h127.0.0.1 -P $((port + 1)) -uroot -e "
+    CREATE DATABASE big;
+    CREATE TABLE big.blobs (id INT PRIMARY KEY, body LONGBLOB);
+    INSERT INTO big.blobs VALUES (1, REPEAT('z', 100 * 1024 * 1024));
+    FLUSH BINARY LOGS;
+    CREATE TABLE big.rows (id INT PRIMARY KEY AUTO_INCREMENT, pad VARCHAR(200));
+    INSERT INTO big.rows (pad) SELECT REPEAT('p', 200) FROM seq_1_to_1000000;"
+big_rss() {  # big_rss START: kB
+    rm -rf "$work/biglog"
+    /usr/bin/time -v "$relay" run --source-url "mysql://root@127.0.0.1:$((port + 1))?ssl-mode=REQUIRED" \
+        --log-dir "$work/biglog" --server-id 4003 --start "$1" --exit-when-caught-up 2>"$work/time-big.out" >/dev/null ||
+        { cat "$work/time-big.out" >&2; die "relay run failed"; }
+    awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time-big.out"
+}
+rss_transaction=$(big_rss mariadb-bin.000002:4)
+rss_event=$(big_rss earliest)
+"$root/scripts/mariadb-sandbox.sh" stop "$big" >/dev/null 2>&1 || true
+
 mbps() { awk -v b="$binlog_bytes" -v s="$1" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
 echo
 echo "Pull throughput over TLS, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m)"
@@ -196,4 +225,6 @@ if [ -n "$per_tx" ]; then
 fi
 echo
 echo "relay: $syncs syncs for the whole pull ($fsync_ms ms in fdatasync)${per_tx:+; with --sync-max-delay-ms 0: $per_tx_syncs syncs}"
-echo "relay peak RSS: $((rss_all / 1024)) MB pulling all $mb MB; $((rss_one / 1024)) MB pulling only $last_big"
+echo "relay peak RSS: $((rss_all / 1024)) MB pulling all $mb MB; $((rss_one / 1024)) MB pulling only $last_big;"
+echo "  $((rss_transaction / 1024)) MB pulling one transaction of 1,000,000 rows (~205 MB);"
+echo "  $((rss_event / 1024)) MB pulling that and one 100 MB row event (the library holds one whole event)"
