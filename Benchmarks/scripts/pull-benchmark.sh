@@ -194,6 +194,7 @@ big="$work/big"
     { cat "$work/sandbox-big.log" >&2; die "the second sandbox server did not start"; }
 mariadb --no-defaults -h127.0.0.1 -P $((port + 1)) -uroot -e "
     CREATE DATABASE big;
+    USE big;
     CREATE TABLE big.blobs (id INT PRIMARY KEY, body LONGBLOB);
     INSERT INTO big.blobs VALUES (1, REPEAT('z', 100 * 1024 * 1024));
     FLUSH BINARY LOGS;
