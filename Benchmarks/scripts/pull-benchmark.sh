@@ -82,7 +82,7 @@ fi
 relay="$root/$scratch/release/binlog-relay"
 [ -x "$relay" ] || die "$relay not built"
 
-work=$(mktemp -d /tmp/pull-benchmark.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pull-benchmark.XXXXXX")
 cleanup() {
     local rc=$?
     [ ! -d "$work/srv" ] || "$root/scripts/mariadb-sandbox.sh" stop "$work/srv" >/dev/null 2>&1 || true
