@@ -12,7 +12,7 @@ public struct Bitmap {
 
 
     public subscript(index: Int) -> Bool {
-        bytes[index >> 3] & (1 << UInt8(truncatingIfNeeded: index & 7)) != 0
+        bytes[index &>> 3] &>> UInt8(truncatingIfNeeded: index & 7) & 1 != 0
     }
 
     /// Number of bits set among the first `count`.

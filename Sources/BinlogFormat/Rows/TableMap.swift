@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A decoded TABLE_MAP event: which table a table id stands for, and how to read its columns.
 ///
 /// Layout (MySQL internals, "TABLE_MAP_EVENT"): table_id (6 bytes, 4 on old servers), flags u16,
@@ -8,7 +16,10 @@
 /// Unlike other events this one owns its data: a row event refers to its table map by id,
 /// often long after the table map's bytes are gone. Decoders reuse an identical table map
 /// instead of building a new one, so a stream that repeats TABLE_MAPs allocates nothing.
-public final class TableMap: Sendable, CustomStringConvertible {
+///
+/// `@unchecked Sendable`: besides its `let` properties it owns one raw allocation (the columns'
+/// decode layouts and a copy of the event body), written once in `init` and only read after.
+public final class TableMap: @unchecked Sendable, CustomStringConvertible {
     public let tableID: UInt64
     public let flags: UInt16
     public let schema: String
@@ -22,8 +33,12 @@ public final class TableMap: Sendable, CustomStringConvertible {
     /// Count of JSON columns, cached for partial-update decoding.
     let jsonColumnCount: Int
 
+    /// One allocation: `layouts`, then `body`.
+    private let storage: UnsafeMutableRawPointer
+    /// How to read each column's values, by column index (what the row iterators use).
+    let layouts: UnsafeBufferPointer<ColumnLayout>
     /// The event body this map was decoded from, to recognise a repeat without decoding it.
-    let body: [UInt8]
+    let body: UnsafeRawBufferPointer
 
     public struct PrimaryKeyPart: Sendable, Equatable {
         public var column: Int
@@ -97,13 +112,30 @@ public final class TableMap: Sendable, CustomStringConvertible {
         self.columns = columns
         self.primaryKey = primaryKey
         self.optionalMetadataTypes = optionalTypes
-        self.jsonColumnCount = columns.reduce(0) { $0 + ($1.valueType == .json ? 1 : 0) }
-        self.body = Array(bytes.bindMemory(to: UInt8.self))
+        // Layouts and the body copy share one allocation (nothing above throws after it).
+        let layoutBytes = columnCount * MemoryLayout<ColumnLayout>.stride
+        storage = .allocate(byteCount: Swift.max(1, layoutBytes + bytes.count), alignment: MemoryLayout<ColumnLayout>.alignment)
+        let layouts = storage.bindMemory(to: ColumnLayout.self, capacity: columnCount)
+        var jsonCount = 0
+        for (index, column) in columns.enumerated() {
+            let isJSON = column.valueType == .json
+            (layouts + index).initialize(to: ColumnLayout(column, jsonOrdinal: isJSON ? jsonCount : -1))
+            if isJSON { jsonCount += 1 }
+        }
+        self.layouts = UnsafeBufferPointer(start: layouts, count: columnCount)
+        self.jsonColumnCount = jsonCount
+        let body = UnsafeMutableRawBufferPointer(start: storage + layoutBytes, count: bytes.count)
+        if !bytes.isEmpty { body.copyMemory(from: bytes) }
+        self.body = UnsafeRawBufferPointer(body)
     }
+
+    deinit { storage.deallocate() }
 
     /// Whether this map was decoded from exactly these bytes.
     func matches(body bytes: UnsafeRawBufferPointer) -> Bool {
-        body.count == bytes.count && body.withUnsafeBytes { $0.elementsEqual(bytes) }
+        guard body.count == bytes.count else { return false }
+        guard let mine = body.baseAddress, let theirs = bytes.baseAddress else { return true }
+        return memcmp(mine, theirs, bytes.count) == 0
     }
 
     private static func column(type: ColumnType, nullable: Bool, metadata: inout ByteReader) throws(BinlogError)

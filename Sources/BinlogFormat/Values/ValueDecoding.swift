@@ -3,26 +3,38 @@
 extension ByteReader {
     /// Reads the value of `column`, advancing past it. `isPartialJSON` marks a JSON column whose
     /// after-image holds a list of diffs (PARTIAL_UPDATE_ROWS).
-
     public mutating func readValue(_ column: TableMap.Column, isPartialJSON: Bool = false) throws(BinlogError)
         -> ColumnValue
     {
-        switch column.valueType {
-        case .tiny: return .integer(IntegerValue(bits: try readLittleEndian(1), width: 1, isUnsigned: column.isUnsigned))
-        case .short: return .integer(IntegerValue(bits: try readLittleEndian(2), width: 2, isUnsigned: column.isUnsigned))
-        case .int24: return .integer(IntegerValue(bits: try readLittleEndian(3), width: 3, isUnsigned: column.isUnsigned))
-        case .long: return .integer(IntegerValue(bits: try readLittleEndian(4), width: 4, isUnsigned: column.isUnsigned))
+        try readValue(ColumnLayout(column), isPartialJSON: isPartialJSON)
+    }
+
+    /// Reads one value as `layout` describes its column (the row iterators' path: no
+    /// ``TableMap/Column`` copied).
+    @inline(__always)
+    mutating func readValue(_ layout: ColumnLayout, isPartialJSON: Bool) throws(BinlogError) -> ColumnValue {
+        let length = Int(layout.length)
+        switch layout.kind {
+        case .tiny: return .integer(IntegerValue(bits: try readLittleEndian(1), width: 1, isUnsigned: layout.isUnsigned))
+        case .short: return .integer(IntegerValue(bits: try readLittleEndian(2), width: 2, isUnsigned: layout.isUnsigned))
+        case .int24: return .integer(IntegerValue(bits: try readLittleEndian(3), width: 3, isUnsigned: layout.isUnsigned))
+        case .long: return .integer(IntegerValue(bits: try readLittleEndian(4), width: 4, isUnsigned: layout.isUnsigned))
         case .longlong:
-            return .integer(IntegerValue(bits: try readLittleEndian(8), width: 8, isUnsigned: column.isUnsigned))
+            return .integer(IntegerValue(bits: try readLittleEndian(8), width: 8, isUnsigned: layout.isUnsigned))
         case .float: return .float(Float(bitPattern: UInt32(try readLittleEndian(4))))
         case .double: return .double(Double(bitPattern: try readLittleEndian(8)))
         case .newdecimal:
-            let bytes = try readBytes(column.decimalSize, "DECIMAL")
-            return .decimal(Decimal(bytes: bytes, precision: column.precision, scale: column.scale))
+            guard layout.measure == .fixed else {
+                throw BinlogError(
+                    .corrupt, "DECIMAL(\(layout.precision),\(layout.scale)) is not a valid precision and scale",
+                    offset: baseOffset + position)
+            }
+            let bytes = try readBytes(Int(layout.width), "DECIMAL")
+            return .decimal(Decimal(bytes: bytes, precision: Int(layout.precision), scale: Int(layout.scale)))
         case .year:
             let year = try readUInt8()
             return .year(year == 0 ? 0 : 1900 + UInt16(year))
-        case .date, .newdate:
+        case .date:
             let packed = Int(try readLittleEndian(3))
             return .date(DateValue(year: packed >> 9, month: (packed >> 5) & 15, day: packed & 31))
         case .time:
@@ -34,7 +46,7 @@ extension ByteReader {
                     isNegative: raw < 0, hours: magnitude / 10000, minutes: magnitude / 100 % 100,
                     seconds: magnitude % 100, microseconds: 0, fractionalDigits: 0))
         case .time2:
-            return .time(try readTime2(fractionalDigits: column.length))
+            return .time(try readTime2(fractionalDigits: length))
         case .datetime:
             // Old DATETIME: 8-byte integer YYYYMMDDhhmmss.
             let raw = try readLittleEndian(8)
@@ -45,58 +57,56 @@ extension ByteReader {
                     year: date / 10000, month: date / 100 % 100, day: date % 100, hour: time / 10000,
                     minute: time / 100 % 100, second: time % 100, microseconds: 0, fractionalDigits: 0))
         case .datetime2:
-            return .datetime(try readDateTime2(fractionalDigits: column.length))
+            return .datetime(try readDateTime2(fractionalDigits: length))
         case .timestamp:
             return .timestamp(TimestampValue(seconds: UInt32(try readLittleEndian(4)), microseconds: 0, fractionalDigits: 0))
         case .timestamp2:
             let seconds = UInt32(try readBigEndian(4))
-            let microseconds = try readFraction(digits: column.length, signed: false)
-            return .timestamp(
-                TimestampValue(seconds: seconds, microseconds: microseconds, fractionalDigits: column.length))
-        case .varchar, .varString:
-            let count = Int(try readLittleEndian(column.length < 256 ? 1 : 2))
+            let microseconds = try readFraction(digits: length, signed: false)
+            return .timestamp(TimestampValue(seconds: seconds, microseconds: microseconds, fractionalDigits: length))
+        case .varchar:
+            let count = Int(try readLittleEndian(Int(layout.width)))
             return .string(try readBytes(count, "VARCHAR"))
         case .string:
-            let count = Int(try readLittleEndian(column.length < 256 ? 1 : 2))
+            let count = Int(try readLittleEndian(Int(layout.width)))
             return .string(try readBytes(count, "CHAR"))
         case .enum:
-            guard column.length == 1 || column.length == 2 else {
-                throw BinlogError(.corrupt, "ENUM stored in \(column.length) bytes", offset: baseOffset + position)
+            guard length == 1 || length == 2 else {
+                throw BinlogError(.corrupt, "ENUM stored in \(length) bytes", offset: baseOffset + position)
             }
-            return .enumIndex(UInt16(try readLittleEndian(column.length)))
+            return .enumIndex(UInt16(try readLittleEndian(length)))
         case .set:
-            guard (1...8).contains(column.length) else {
-                throw BinlogError(.corrupt, "SET stored in \(column.length) bytes", offset: baseOffset + position)
+            guard (1...8).contains(length) else {
+                throw BinlogError(.corrupt, "SET stored in \(length) bytes", offset: baseOffset + position)
             }
-            return .setBits(try readLittleEndian(column.length))
+            return .setBits(try readLittleEndian(length))
         case .bit:
-            let byteCount = (column.length + 7) / 8
+            let byteCount = (length + 7) / 8
             guard byteCount <= 8 else {
-                throw BinlogError(.corrupt, "BIT(\(column.length)) is wider than 64", offset: baseOffset + position)
+                throw BinlogError(.corrupt, "BIT(\(length)) is wider than 64", offset: baseOffset + position)
             }
-            return .bit(try readBigEndian(byteCount), width: column.length)
-        case .blob, .tinyBlob, .mediumBlob, .longBlob, .geometry, .json, .vector:
-            guard (1...4).contains(column.length) else {
+            return .bit(try readBigEndian(byteCount), width: length)
+        case .blob, .json, .geometry, .vector:
+            guard (1...4).contains(length) else {
                 throw BinlogError(
-                    .corrupt, "\(column.valueType) length prefix of \(column.length) bytes", offset: baseOffset + position)
+                    .corrupt, "\(layout.valueType) length prefix of \(length) bytes", offset: baseOffset + position)
             }
-            let count = Int(try readLittleEndian(column.length))
+            let count = Int(try readLittleEndian(length))
             let bytes = try readBytes(count, "BLOB")
-            switch column.valueType {
-            case .json:
-                return isPartialJSON ? .jsonDiff(JSONDiffList(bytes: bytes)) : .json(bytes)
+            switch layout.kind {
+            case .json: return isPartialJSON ? .jsonDiff(JSONDiffList(bytes: bytes)) : .json(bytes)
             case .geometry: return .geometry(bytes)
             case .vector: return .vector(bytes)
             default: return .blob(bytes)
             }
         case .null:
             return .null
-        default:
+        case .unsupported:
             throw BinlogError(
                 .unsupported,
-                column.valueType == .decimal
+                layout.valueType == .decimal
                     ? "old DECIMAL column (MySQL 4.1 or earlier): the binlog does not say how long its values are"
-                    : "column type \(column.valueType) cannot be decoded from a row event",
+                    : "column type \(layout.valueType) cannot be decoded from a row event",
                 offset: baseOffset + position)
         }
     }
