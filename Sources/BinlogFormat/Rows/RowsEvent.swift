@@ -59,27 +59,18 @@ public struct RowsEvent {
 /// A view, like the values it holds: valid only as long as the event it came from (see
 /// ``RowImage``).
 public struct RowChange {
-    #if DEBUG
-    unowned let tableMap: TableMap
-    #else
-    unowned(unsafe) let tableMap: TableMap
-    #endif
     let beforeBytes: ImageBytes
     let afterBytes: ImageBytes
     /// Bit 0: has a before-image; bit 1: has an after-image.
     let images: UInt8
 
-    public var before: RowImage? {
-        images & 1 != 0 ? RowImage(tableMap: tableMap, bytes: beforeBytes) : nil
-    }
-
-    public var after: RowImage? {
-        images & 2 != 0 ? RowImage(tableMap: tableMap, bytes: afterBytes) : nil
-    }
+    public var before: RowImage? { images & 1 != 0 ? RowImage(bytes: beforeBytes) : nil }
+    public var after: RowImage? { images & 2 != 0 ? RowImage(bytes: afterBytes) : nil }
 }
 
 /// Walks the rows of a ``RowsEvent``.
 public struct RowIterator {
+    /// Keeps the table map alive for the views this iterator hands out.
     let event: RowsEvent
     let tableMap: TableMap
     var reader: ByteReader
@@ -107,58 +98,78 @@ public struct RowIterator {
         switch event.kind {
         case .insert:
             let image = try readImage(present, presentCount, isAfterImage: false)
-            return RowChange(tableMap: tableMap, beforeBytes: image, afterBytes: image, images: 2)
+            return RowChange(beforeBytes: image, afterBytes: image, images: 2)
         case .delete:
             let image = try readImage(present, presentCount, isAfterImage: false)
-            return RowChange(tableMap: tableMap, beforeBytes: image, afterBytes: image, images: 1)
+            return RowChange(beforeBytes: image, afterBytes: image, images: 1)
         case .update:
             let before = try readImage(present, presentCount, isAfterImage: false)
             let after = try readImage(
                 event.columnsPresentAfter?.bytes.baseAddress ?? present, presentAfterCount, isAfterImage: true)
-            return RowChange(tableMap: tableMap, beforeBytes: before, afterBytes: after, images: 3)
+            return RowChange(beforeBytes: before, afterBytes: after, images: 3)
         }
     }
 
     private mutating func readImage(_ present: UnsafeRawPointer?, _ presentCount: Int, isAfterImage: Bool)
         throws(BinlogError) -> ImageBytes
     {
-        var partialJSON: UnsafeRawPointer?
         var hasPartialJSON = false
         if isAfterImage && event.isPartialUpdate {
             // value_options (packed); bit 0 = PARTIAL_JSON_UPDATES, followed by one bit per JSON
-            // column of the table, present in this image or not.
+            // column of the table, present in this image or not (right before the NULL bitmap).
             let options = try reader.readLengthEncoded()
             if options & 1 != 0 {
-                let count = tableMap.jsonColumnCount
-                partialJSON = try reader.readBytes(Bitmap.byteCount(count), "partial JSON bitmap").baseAddress
+                try reader.skip(Bitmap.byteCount(tableMap.jsonColumnCount), "partial JSON bitmap")
                 hasPartialJSON = true
             }
         }
         let nulls = try reader.readBytes(Bitmap.byteCount(presentCount), "NULL bitmap").baseAddress
+        let layouts = tableMap.layouts
         var image = ImageBytes(
-            present: present, nulls: nulls, partialJSON: partialJSON, hasPartialJSON: hasPartialJSON,
-            presentCount: presentCount, values: UnsafeRawBufferPointer(rebasing: reader.bytes[reader.position...]),
-            valuesOffset: reader.baseOffset + reader.position)
-        let length = try image.measureValues(tableMap)
-        image.values = UnsafeRawBufferPointer(rebasing: image.values[0..<length])
+            tableMap: tableMap, layouts: layouts.baseAddress, present: present, nulls: nulls,
+            valuesOffset: reader.baseOffset + reader.position, columnCount: UInt32(truncatingIfNeeded: layouts.count),
+            presentCount: UInt32(truncatingIfNeeded: presentCount), valuesCount: 0, hasPartialJSON: hasPartialJSON)
+        // Row data is at most 4 GiB (an event, or a decompressed body with a 4-byte length).
+        let available = UInt32(truncatingIfNeeded: Swift.min(reader.remaining, Int(UInt32.max)))
+        image.valuesCount = available
+        let length = try image.measureValues()
+        image.valuesCount = UInt32(truncatingIfNeeded: length)
         reader.position += length
         return image
     }
 }
 
-/// Where one row image lies in the event's bytes. Holds no references, so copying it is a
-/// plain move (``RowChange`` and ``ColumnIterator`` keep the table map beside it).
+/// Where one row image lies in the event's bytes: pointers and counts, and the table map
+/// without a counted reference, so copying a ``RowChange`` or ``RowImage`` moves a few words.
 struct ImageBytes {
-    /// The columns-present bitmap: one bit per table column.
-    var present: UnsafeRawPointer?
-    /// The NULL bitmap: one bit per present column (`presentCount`).
-    var nulls: UnsafeRawPointer?
-    /// The partial-JSON bitmap (one bit per JSON column of the table), if `hasPartialJSON`.
-    var partialJSON: UnsafeRawPointer?
-    var hasPartialJSON: Bool
-    var presentCount: Int
-    var values: UnsafeRawBufferPointer
-    var valuesOffset: Int
+    #if DEBUG
+    unowned let tableMap: TableMap
+    #else
+    unowned(unsafe) let tableMap: TableMap
+    #endif
+    /// The table map's column layouts (`columnCount` of them).
+    let layouts: UnsafePointer<ColumnLayout>?
+    /// The columns-present bitmap: one bit per table column (`columnCount`).
+    let present: UnsafeRawPointer?
+    /// The NULL bitmap: one bit per present column (`presentCount`); the values follow it, and
+    /// the partial-JSON bitmap (one bit per JSON column of the table) precedes it if `hasPartialJSON`.
+    let nulls: UnsafeRawPointer?
+    /// Where the values start in the file or stream, for errors.
+    let valuesOffset: Int
+    let columnCount: UInt32
+    let presentCount: UInt32
+    var valuesCount: UInt32
+    let hasPartialJSON: Bool
+
+    /// The partial-JSON bitmap, when `hasPartialJSON`.
+    var partialJSON: UnsafeRawPointer? {
+        nulls.map { $0 - Bitmap.byteCount(tableMap.jsonColumnCount) }
+    }
+
+    /// The encoded non-NULL values (right after the NULL bitmap).
+    var values: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: nulls.map { $0 + Bitmap.byteCount(Int(presentCount)) }, count: Int(valuesCount))
+    }
 
     @inline(__always)
     static func bit(_ bytes: UnsafeRawPointer?, _ index: Int) -> Bool {
@@ -167,37 +178,38 @@ struct ImageBytes {
             & 1 != 0
     }
 
-    /// Where the image's values end, found from the lengths alone: fixed-size values are
-    /// stepped over by their width, length-prefixed ones by reading only the prefix.
-    func measureValues(_ tableMap: TableMap) throws(BinlogError) -> Int {
-        let layouts = tableMap.layouts
+    /// Where the image's values end within the `valuesCount` bytes available, found from the
+    /// lengths alone: fixed-size values are stepped over by their width, length-prefixed ones
+    /// by reading only the prefix.
+    func measureValues() throws(BinlogError) -> Int {
+        let values = self.values
         let end = values.count
         var position = 0
         var presentIndex = 0
-        for column in 0..<layouts.count where ImageBytes.bit(present, column) {
+        for column in 0..<Int(columnCount) where ImageBytes.bit(present, column) {
             let isNull = ImageBytes.bit(nulls, presentIndex)
             presentIndex &+= 1
             if isNull { continue }
-            let layout = layouts[column]
+            let layout = layouts.unsafelyUnwrapped[column]
             let width = Int(layout.width)
             switch layout.measure {
             case .fixed:
                 position &+= width
             case .prefixed:
-                guard width <= end &- position else { return try measureByDecoding(tableMap) }
+                guard width <= end &- position else { return try measureByDecoding() }
                 position &+= width &+ Int(values.loadLittleEndian(at: position, width: width))
             case .invalid:
-                return try measureByDecoding(tableMap)
+                return try measureByDecoding()
             }
         }
-        guard position <= end else { return try measureByDecoding(tableMap) }
+        guard position <= end else { return try measureByDecoding() }
         return position
     }
 
     /// Decodes every value to find the end: for images whose lengths do not add up, so that the
     /// error names the column and the cause exactly as iterating the values would.
-    private func measureByDecoding(_ tableMap: TableMap) throws(BinlogError) -> Int {
-        var columns = ColumnIterator(tableMap: tableMap, image: self)
+    private func measureByDecoding() throws(BinlogError) -> Int {
+        var columns = ColumnIterator(image: self)
         while try columns.next() != nil {}
         return columns.reader.position
     }
@@ -210,24 +222,20 @@ struct ImageBytes {
 /// the decoder hold). Not counting references per row is a large part of the decoder's speed.
 /// Debug builds check the table map reference and trap on a use after the map is gone.
 public struct RowImage {
-    #if DEBUG
-    public unowned let tableMap: TableMap
-    #else
-    public unowned(unsafe) let tableMap: TableMap
-    #endif
     let bytes: ImageBytes
+
+    public var tableMap: TableMap { bytes.tableMap }
 
     /// Which of the table's columns this image holds.
     public var present: Bitmap {
-        let count = tableMap.layouts.count
+        let count = Int(bytes.columnCount)
         return Bitmap(bytes: UnsafeRawBufferPointer(start: bytes.present, count: Bitmap.byteCount(count)), count: count)
     }
 
     /// NULL flags, one per present column.
     public var nulls: Bitmap {
-        Bitmap(
-            bytes: UnsafeRawBufferPointer(start: bytes.nulls, count: Bitmap.byteCount(bytes.presentCount)),
-            count: bytes.presentCount)
+        let count = Int(bytes.presentCount)
+        return Bitmap(bytes: UnsafeRawBufferPointer(start: bytes.nulls, count: Bitmap.byteCount(count)), count: count)
     }
 
     /// For a partial-update after-image: which JSON columns hold diffs.
@@ -240,7 +248,7 @@ public struct RowImage {
     /// The encoded non-NULL values.
     public var values: UnsafeRawBufferPointer { bytes.values }
 
-    public func makeIterator() -> ColumnIterator { ColumnIterator(tableMap: tableMap, image: bytes) }
+    public func makeIterator() -> ColumnIterator { ColumnIterator(image: bytes) }
 
     /// Calls `body` with each present column's index in the table and its value.
     public func forEachColumn(_ body: (Int, ColumnValue) throws(BinlogError) -> Void) throws(BinlogError) {
@@ -252,38 +260,29 @@ public struct RowImage {
 /// Yields (column index, value) for each present column of a ``RowImage``. Valid as long as
 /// the image is.
 public struct ColumnIterator {
-    #if DEBUG
-    unowned let tableMap: TableMap
-    #else
-    unowned(unsafe) let tableMap: TableMap
-    #endif
     let image: ImageBytes
-    /// The table map's layouts, kept alive by `tableMap`.
-    let layouts: UnsafeBufferPointer<ColumnLayout>
     var reader: ByteReader
     var column = 0
     var presentIndex = 0
 
-    init(tableMap: TableMap, image: ImageBytes) {
-        self.tableMap = tableMap
+    init(image: ImageBytes) {
         self.image = image
-        self.layouts = tableMap.layouts
         self.reader = ByteReader(image.values, baseOffset: image.valuesOffset)
     }
 
     public mutating func next() throws(BinlogError) -> (Int, ColumnValue)? {
-        while column < layouts.count {
+        while column < Int(image.columnCount) {
             let index = column
             column &+= 1
             guard ImageBytes.bit(image.present, index) else { continue }
             let isNull = ImageBytes.bit(image.nulls, presentIndex)
             presentIndex &+= 1
             if isNull { return (index, .null) }
-            let layout = layouts[index]
+            let layout = image.layouts.unsafelyUnwrapped[index]
             var partial = false
             if image.hasPartialJSON && layout.jsonOrdinal >= 0 {
-                let ordinal = Int(layout.jsonOrdinal)
-                partial = ordinal < tableMap.jsonColumnCount && ImageBytes.bit(image.partialJSON, ordinal)
+                // The bitmap has a bit for every JSON column of the table (jsonOrdinal counts them).
+                partial = ImageBytes.bit(image.partialJSON, Int(layout.jsonOrdinal))
             }
             do {
                 return (index, try reader.readValue(layout, isPartialJSON: partial))
@@ -294,8 +293,10 @@ public struct ColumnIterator {
         return nil
     }
 
+    /// Puts the column and table in front of a value's error.
     private func named(_ error: BinlogError, column index: Int) -> BinlogError {
         var error = error
+        let tableMap = image.tableMap
         let info = tableMap.columns[index]
         let name = info.name.map { "`\($0)`" } ?? "@\(index + 1)"
         error.message = "column \(name) (\(info.valueType)) of \(tableMap): " + error.message
