@@ -25,7 +25,8 @@ let package = Package(
             pkgConfig: "libmariadb",
             providers: [.apt(["libmariadb-dev"])]
         ),
-        // zlib: CRC32 of every event and MariaDB's compressed events.
+        // zlib: MariaDB's compressed events, and CRC32 where the shim's carry-less multiply
+        // (x86-64 PCLMULQDQ, crc32_pclmul.h) is not available.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // zstd: MySQL 8 TRANSACTION_PAYLOAD events, decompressed as a stream.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -62,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BinlogFormatTests",
-            dependencies: ["BinlogFormat", "TestSupport"],
+            dependencies: ["BinlogFormat", "CZlib", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         // Test support: throwaway MariaDB servers for the integration tests.

@@ -23,13 +23,25 @@ public struct ChecksumAlgorithm: RawRepresentable, Hashable, Sendable, CustomStr
 }
 
 /// CRC32 (ISO-HDLC, as zlib computes it) over a byte range.
-@inlinable
+///
+/// On x86-64 CPUs with PCLMULQDQ, whole 16-byte blocks are folded with carry-less
+/// multiplication (several times faster than the table CRC of Debian's zlib 1.2.13, and with
+/// less set-up per call, which matters for events of a few dozen bytes); elsewhere zlib's.
 public func crc32(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return seed }
-    // zlib takes a uInt length; events are far below 4 GiB but loop anyway to stay correct.
+    let start = base.assumingMemoryBound(to: UInt8.self)
+    if hasCarrylessMultiply { return binlog_crc32_pclmul(seed, start, bytes.count) }
+    return zlibCRC32(start, bytes.count, seed: seed)
+}
+
+/// Whether ``crc32(_:seed:)`` may use the carry-less multiply path.
+let hasCarrylessMultiply = binlog_crc32_pclmul_available() != 0
+
+/// zlib's crc32; it takes a uInt length, so longer ranges go in chunks.
+func zlibCRC32(_ start: UnsafePointer<UInt8>, _ count: Int, seed: UInt32) -> UInt32 {
     var crc = UInt(seed)
-    var pointer = base.assumingMemoryBound(to: UInt8.self)
-    var left = bytes.count
+    var pointer = start
+    var left = count
     while left > 0 {
         let chunk = Swift.min(left, Int(UInt32.max >> 1))
         crc = CZlib.crc32(crc, pointer, UInt32(chunk))
