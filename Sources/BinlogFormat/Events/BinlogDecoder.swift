@@ -45,7 +45,7 @@ public struct BinlogDecoder {
                     offset: offset + 9)
             }
             let payload = try decodePayload(header: header, event: event, offset: offset, hasChecksum: hasChecksum)
-            return BinlogEvent(offset: offset, header: header, bytes: event, payload: payload)
+            return BinlogEvent(offset: offset, bytes: event, payload: payload)
         } catch {
             throw error.inEvent(at: offset, type: header.type)
         }
@@ -244,6 +244,9 @@ public struct BinlogDecoder {
             extraData = try reader.readBytes(extraLength - 2, "extra row info")
         }
         let columnCount = try reader.readLengthEncodedCount()
+        guard columnCount <= Int(UInt32.max) else {
+            throw BinlogError(.corrupt, "row event claims \(columnCount) columns")
+        }
         let kind: RowsEvent.Kind
         switch type {
         case .writeRowsV1, .writeRowsV2, .preGAWriteRows, .mariadbWriteRowsCompressedV1, .mariadbWriteRowsCompressed:
@@ -266,6 +269,9 @@ public struct BinlogDecoder {
         if (166...171).contains(type.rawValue) {
             rowData = try decompressMariaDB(rowData, offset: rowDataOffset)
             rowDataOffset = 0
+        }
+        guard rowData.count <= Int(UInt32.max) else {
+            throw BinlogError(.corrupt, "row event with \(rowData.count) bytes of rows", offset: rowDataOffset)
         }
         return RowsEvent(
             type: type, kind: kind, tableID: tableID, flags: flags, extraData: extraData, columnCount: columnCount,

@@ -38,6 +38,11 @@ public struct EventHeader: Sendable, Equatable {
             throw BinlogError(
                 .truncated, "event header needs 19 bytes, \(bytes.count) left", offset: offset)
         }
+        self.init(validated: bytes)
+    }
+
+    /// Decodes a header from bytes known to hold at least 19.
+    init(validated bytes: UnsafeRawBufferPointer) {
         timestamp = UInt32(bytes.loadLittleEndian(at: 0, width: 4))
         type = EventType(rawValue: bytes[4])
         serverID = UInt32(bytes.loadLittleEndian(at: 5, width: 4))

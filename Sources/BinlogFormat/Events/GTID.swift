@@ -50,20 +50,80 @@ public struct UUID16: Hashable, Sendable, Comparable, CustomStringConvertible {
 /// (packed), immediate server version (u32; top bit = an original version follows).
 /// The tagged form of 8.4+ carries the same fields in MySQL's serialization format.
 public struct GTIDEvent: Sendable, Equatable {
-    public var isAnonymous: Bool
-    public var flags: UInt8
     public var sid: UUID16
     public var gno: Int64
     public var tag: String?
-    public var lastCommitted: Int64?
-    public var sequenceNumber: Int64?
+    // The optional fields are stored without Optional's tag byte (which pads each to 16 bytes),
+    // with one bit each in `storedFields`, so that a decoded event stays small (see BinlogEvent).
+    private var storedLastCommitted: Int64 = 0
+    private var storedSequenceNumber: Int64 = 0
+    private var storedImmediateCommitTimestamp: UInt64 = 0
+    private var storedOriginalCommitTimestamp: UInt64 = 0
+    private var storedTransactionLength: UInt64 = 0
+    private var storedImmediateServerVersion: UInt32 = 0
+    private var storedOriginalServerVersion: UInt32 = 0
+    public var isAnonymous: Bool
+    public var flags: UInt8
+    private var storedFields: UInt8 = 0
+
+    public init(isAnonymous: Bool, flags: UInt8, sid: UUID16, gno: Int64, tag: String? = nil) {
+        self.isAnonymous = isAnonymous
+        self.flags = flags
+        self.sid = sid
+        self.gno = gno
+        self.tag = tag
+    }
+
+    private func stored<T: FixedWidthInteger>(_ bit: UInt8, _ value: T) -> T? {
+        storedFields & bit != 0 ? value : nil
+    }
+
+    private static func store<T: FixedWidthInteger>(_ bit: UInt8, _ value: T?, _ field: inout T, _ fields: inout UInt8) {
+        if let value {
+            field = value
+            fields |= bit
+        } else {
+            field = 0
+            fields &= ~bit
+        }
+    }
+
+    public var lastCommitted: Int64? {
+        get { stored(1, storedLastCommitted) }
+        set { Self.store(1, newValue, &storedLastCommitted, &storedFields) }
+    }
+
+    public var sequenceNumber: Int64? {
+        get { stored(2, storedSequenceNumber) }
+        set { Self.store(2, newValue, &storedSequenceNumber, &storedFields) }
+    }
+
     /// Commit time on this server, microseconds since the epoch.
-    public var immediateCommitTimestamp: UInt64?
+    public var immediateCommitTimestamp: UInt64? {
+        get { stored(4, storedImmediateCommitTimestamp) }
+        set { Self.store(4, newValue, &storedImmediateCommitTimestamp, &storedFields) }
+    }
+
     /// Commit time on the original source, microseconds since the epoch.
-    public var originalCommitTimestamp: UInt64?
-    public var transactionLength: UInt64?
-    public var immediateServerVersion: UInt32?
-    public var originalServerVersion: UInt32?
+    public var originalCommitTimestamp: UInt64? {
+        get { stored(8, storedOriginalCommitTimestamp) }
+        set { Self.store(8, newValue, &storedOriginalCommitTimestamp, &storedFields) }
+    }
+
+    public var transactionLength: UInt64? {
+        get { stored(16, storedTransactionLength) }
+        set { Self.store(16, newValue, &storedTransactionLength, &storedFields) }
+    }
+
+    public var immediateServerVersion: UInt32? {
+        get { stored(32, storedImmediateServerVersion) }
+        set { Self.store(32, newValue, &storedImmediateServerVersion, &storedFields) }
+    }
+
+    public var originalServerVersion: UInt32? {
+        get { stored(64, storedOriginalServerVersion) }
+        set { Self.store(64, newValue, &storedOriginalServerVersion, &storedFields) }
+    }
 
     /// "uuid:gno" or "uuid:tag:gno"; "ANONYMOUS" for anonymous transactions.
     public var description: String {

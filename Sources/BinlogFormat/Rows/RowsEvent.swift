@@ -10,23 +10,68 @@ public struct RowsEvent {
         case insert, update, delete
     }
 
+    // Stored as pointers and 32-bit counts (row data and bitmaps come from one event, under
+    // 4 GiB) so that the event stays at 72 bytes: see ``BinlogEvent``.
     public let type: EventType
     public let kind: Kind
-    public let tableID: UInt64
     public let flags: UInt16
-    /// v2 extra row info (NDB info, partition ids), raw.
-    public let extraData: UnsafeRawBufferPointer
-    public let columnCount: Int
-    /// Columns present in the before-image (deletes, updates) or the only image (inserts).
-    public let columnsPresent: Bitmap
-    /// Columns present in the after-image of an update.
-    public let columnsPresentAfter: Bitmap?
-    /// The row images, decompressed for MariaDB's compressed row events.
-    public let rowData: UnsafeRawBufferPointer
+    let storedColumnCount: UInt32
+    public let tableID: UInt64
+    let extraDataStart: UnsafeRawPointer?
+    let columnsPresentStart: UnsafeRawPointer?
+    let columnsPresentAfterStart: UnsafeRawPointer?
+    let rowDataStart: UnsafeRawPointer?
+    let rowDataCount: UInt32
+    let extraDataCount: UInt16
     /// The table map this event refers to, if the decoder has seen it.
     public let tableMap: TableMap?
     /// Offset of `rowData` in the stream, for errors (meaningless for decompressed data).
     let rowDataOffset: Int
+
+    /// v2 extra row info (NDB info, partition ids), raw.
+    public var extraData: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: extraDataStart, count: Int(extraDataCount))
+    }
+
+    public var columnCount: Int { Int(storedColumnCount) }
+
+    /// Columns present in the before-image (deletes, updates) or the only image (inserts).
+    public var columnsPresent: Bitmap {
+        Bitmap(bytes: UnsafeRawBufferPointer(start: columnsPresentStart, count: Bitmap.byteCount(columnCount)), count: columnCount)
+    }
+
+    /// Columns present in the after-image of an update.
+    public var columnsPresentAfter: Bitmap? {
+        guard kind == .update else { return nil }
+        return Bitmap(
+            bytes: UnsafeRawBufferPointer(start: columnsPresentAfterStart, count: Bitmap.byteCount(columnCount)),
+            count: columnCount)
+    }
+
+    /// The row images, decompressed for MariaDB's compressed row events.
+    public var rowData: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: rowDataStart, count: Int(rowDataCount)) }
+
+    /// `columnCount` and the sizes of `extraData` and `rowData` must fit their 32- and 16-bit
+    /// fields (the decoder checks).
+    init(
+        type: EventType, kind: Kind, tableID: UInt64, flags: UInt16, extraData: UnsafeRawBufferPointer, columnCount: Int,
+        columnsPresent: Bitmap, columnsPresentAfter: Bitmap?, rowData: UnsafeRawBufferPointer, tableMap: TableMap?,
+        rowDataOffset: Int
+    ) {
+        self.type = type
+        self.kind = kind
+        self.flags = flags
+        self.storedColumnCount = UInt32(columnCount)
+        self.tableID = tableID
+        self.extraDataStart = extraData.baseAddress
+        self.columnsPresentStart = columnsPresent.bytes.baseAddress
+        self.columnsPresentAfterStart = columnsPresentAfter?.bytes.baseAddress
+        self.rowDataStart = rowData.baseAddress
+        self.rowDataCount = UInt32(rowData.count)
+        self.extraDataCount = UInt16(extraData.count)
+        self.tableMap = tableMap
+        self.rowDataOffset = rowDataOffset
+    }
 
     /// `STMT_END_F`: the last row event of a statement; table maps are released after it.
     public var isStatementEnd: Bool { flags & 0x1 != 0 }
