@@ -68,7 +68,17 @@ public struct DateValue: Sendable, Equatable, CustomStringConvertible {
     public var year: Int
     public var month: Int
     public var day: Int
-    public var description: String { "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))" }
+
+    /// Appends `yyyy-mm-dd`.
+    public func write(into output: inout [UInt8]) {
+        output.appendPadded(year, 4)
+        output.append(UInt8(ascii: "-"))
+        output.appendPadded(month, 2)
+        output.append(UInt8(ascii: "-"))
+        output.appendPadded(day, 2)
+    }
+
+    public var description: String { text(write) }
 }
 
 public struct TimeValue: Sendable, Equatable, CustomStringConvertible {
@@ -79,10 +89,19 @@ public struct TimeValue: Sendable, Equatable, CustomStringConvertible {
     public var microseconds: Int
     /// Fractional digits the column keeps (0–6).
     public var fractionalDigits: Int
-    public var description: String {
-        (isNegative ? "-" : "") + "\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2))"
-            + fraction(microseconds, digits: fractionalDigits)
+
+    /// Appends `[-]hh:mm:ss[.ffffff]`.
+    public func write(into output: inout [UInt8]) {
+        if isNegative { output.append(UInt8(ascii: "-")) }
+        output.appendPadded(hours, 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendPadded(minutes, 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendPadded(seconds, 2)
+        output.appendFraction(microseconds, digits: fractionalDigits)
     }
+
+    public var description: String { text(write) }
 }
 
 public struct DateTimeValue: Sendable, Equatable, CustomStringConvertible {
@@ -94,32 +113,87 @@ public struct DateTimeValue: Sendable, Equatable, CustomStringConvertible {
     public var second: Int
     public var microseconds: Int
     public var fractionalDigits: Int
-    public var description: String {
-        "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2))"
-            + fraction(microseconds, digits: fractionalDigits)
+
+    /// Appends `yyyy-mm-dd hh:mm:ss[.ffffff]`.
+    public func write(into output: inout [UInt8]) {
+        output.appendPadded(year, 4)
+        output.append(UInt8(ascii: "-"))
+        output.appendPadded(month, 2)
+        output.append(UInt8(ascii: "-"))
+        output.appendPadded(day, 2)
+        output.append(UInt8(ascii: " "))
+        output.appendPadded(hour, 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendPadded(minute, 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendPadded(second, 2)
+        output.appendFraction(microseconds, digits: fractionalDigits)
     }
+
+    public var description: String { text(write) }
 }
 
 public struct TimestampValue: Sendable, Equatable, CustomStringConvertible {
     public var seconds: UInt32
     public var microseconds: Int
     public var fractionalDigits: Int
+
+    /// Appends the seconds since the epoch with the fraction, as `mysqlbinlog -vv` prints a TIMESTAMP.
+    public func write(into output: inout [UInt8]) {
+        output.appendPadded(Int(seconds), 1)
+        output.appendFraction(microseconds, digits: fractionalDigits)
+    }
+
     /// Seconds since the epoch with the fraction, as `mysqlbinlog -vv` prints a TIMESTAMP.
-    public var description: String { "\(seconds)" + fraction(microseconds, digits: fractionalDigits) }
+    public var description: String { text(write) }
 }
 
-/// Zero-padded decimal digits (no Foundation).
-@usableFromInline
-func pad(_ value: Int, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+/// The text a `write(into:)` produces.
+private func text(_ write: (inout [UInt8]) -> Void) -> String {
+    var bytes: [UInt8] = []
+    write(&bytes)
+    return String(decoding: bytes, as: UTF8.self)
 }
 
-/// ".123" for 123000 µs with 3 digits; empty for 0 digits.
-@usableFromInline
-func fraction(_ microseconds: Int, digits: Int) -> String {
-    guard digits > 0 else { return "" }
-    var value = microseconds
-    for _ in digits..<6 { value /= 10 }
-    return "." + pad(value, digits)
+extension Array where Element == UInt8 {
+    /// `value` in decimal, zero-padded on the left to `width` characters (a minus sign counts as
+    /// one, as `String(value)` padded would have it), formatted on the stack and appended at once.
+    mutating func appendPadded(_ value: Int, _ width: Int) {
+        var magnitude = value.magnitude
+        // 20 digits, a sign and up to 43 zeros of padding fit in the 64 bytes.
+        var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        Swift.withUnsafeMutableBytes(of: &buffer) { raw in
+            var start = 64
+            repeat {
+                start -= 1
+                raw[start] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                start -= 1
+                raw[start] = UInt8(ascii: "-")
+            }
+            let padding = Swift.min(Swift.max(0, width - (64 - start)), start)
+            if padding > 0 {
+                // Zeros go before the sign, as in "00-5": what padding `String(value)` gives.
+                for _ in 0..<padding {
+                    start -= 1
+                    raw[start] = UInt8(ascii: "0")
+                }
+            }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<64]))
+        }
+        if width > 64 { insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - 64), at: count - 64) }
+    }
+
+    /// `.123` for 123000 µs with 3 digits; nothing for 0 digits.
+    mutating func appendFraction(_ microseconds: Int, digits: Int) {
+        guard digits > 0 else { return }
+        var value = microseconds
+        if digits < 6 {
+            for _ in digits..<6 { value /= 10 }
+        }
+        append(UInt8(ascii: "."))
+        appendPadded(value, digits)
+    }
 }

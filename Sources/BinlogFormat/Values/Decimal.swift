@@ -67,24 +67,36 @@ public struct Decimal: CustomStringConvertible {
     /// Appends the exact decimal text (`-12.3400` for DECIMAL(6,4)) to `output`.
     public func write(into output: inout [UInt8]) {
         let integerDigits = precision - scale
-        var digits: [UInt8] = []
-        digits.reserveCapacity(precision)
-        forEachGroup { value, count in
-            var divisor = UInt64(Decimal.powersOfTen[count - 1])
-            var rest = value
-            for _ in 0..<count {
-                // Out-of-range groups (corrupt input) are clamped to 9 per digit rather than trap.
-                digits.append(UInt8(truncatingIfNeeded: Swift.min(rest / divisor, 9)) + 0x30)
-                rest %= divisor
-                divisor /= 10
+        // The digits are collected on the stack (DECIMAL has at most 65), then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Swift.max(precision, 1)) { digits in
+            var count = 0
+            forEachGroup { value, groupDigits in
+                var divisor = UInt64(Decimal.powersOfTen[groupDigits - 1])
+                var rest = value
+                for _ in 0..<groupDigits {
+                    // Out-of-range groups (corrupt input) are clamped to 9 per digit rather than trap.
+                    if count < digits.count {
+                        digits[count] = UInt8(truncatingIfNeeded: Swift.min(rest / divisor, 9)) + 0x30
+                        count += 1
+                    }
+                    rest %= divisor
+                    divisor /= 10
+                }
             }
-        }
-        if isNegative { output.append(UInt8(ascii: "-")) }
-        let integerPart = digits[0..<integerDigits].drop(while: { $0 == UInt8(ascii: "0") })
-        if integerPart.isEmpty { output.append(UInt8(ascii: "0")) } else { output.append(contentsOf: integerPart) }
-        if scale > 0 {
-            output.append(UInt8(ascii: "."))
-            output.append(contentsOf: digits[integerDigits...])
+            let all = UnsafeBufferPointer(rebasing: digits[0..<count])
+            let integerEnd = Swift.max(0, Swift.min(integerDigits, count))
+            if isNegative { output.append(UInt8(ascii: "-")) }
+            var integerStart = 0
+            while integerStart < integerEnd && all[integerStart] == UInt8(ascii: "0") { integerStart += 1 }
+            if integerStart == integerEnd {
+                output.append(UInt8(ascii: "0"))
+            } else {
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: all[integerStart..<integerEnd]))
+            }
+            if scale > 0 {
+                output.append(UInt8(ascii: "."))
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: all[integerEnd..<count]))
+            }
         }
     }
 

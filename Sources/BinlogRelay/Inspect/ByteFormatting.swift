@@ -6,30 +6,46 @@ import Glibc
 import Darwin
 #endif
 
-/// Small formatting helpers that append bytes, shared by the text and JSON-lines formats.
+/// Small formatting helpers that append bytes, shared by the text and JSON-lines formats. Each
+/// piece is formatted on the stack and appended in one copy: no String is built per value.
 extension Array where Element == UInt8 {
-    mutating func append(_ text: String) { append(contentsOf: text.utf8) }
+    /// A literal (string literals pick this overload; dynamic text goes through `appendString`).
+    mutating func append(_ text: StaticString) {
+        append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
 
-    mutating func appendDecimal<T: BinaryInteger>(_ value: T) {
-        if value == 0 {
-            append(UInt8(ascii: "0"))
-            return
-        }
-        var magnitude = value.magnitude
-        if value < 0 { append(UInt8(ascii: "-")) }
-        // Up to 20 digits for 64 bits, written backwards into a fixed tuple (no allocation).
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var count = 0
+    mutating func appendString(_ text: String) {
+        var text = text
+        text.withUTF8 { append(contentsOf: $0) }
+    }
+
+    mutating func appendDecimal(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 20 digits at most
         Swift.withUnsafeMutableBytes(of: &digits) { buffer in
-            while magnitude > 0 {
-                buffer[count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-                magnitude /= 10
-                count += 1
-            }
+            var rest = value
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+                rest /= 10
+            } while rest > 0
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
-        Swift.withUnsafeBytes(of: &digits) { buffer in
-            for index in stride(from: count - 1, through: 0, by: -1) { append(buffer[index]) }
-        }
+    }
+
+    mutating func appendDecimal(_ value: Int64) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude)
+    }
+
+    mutating func appendDecimal(_ value: Int) { appendDecimal(Int64(value)) }
+    mutating func appendDecimal(_ value: Int32) { appendDecimal(Int64(value)) }
+    mutating func appendDecimal(_ value: UInt32) { appendDecimal(UInt64(value)) }
+    mutating func appendDecimal(_ value: UInt16) { appendDecimal(UInt64(value)) }
+    mutating func appendDecimal(_ value: UInt8) { appendDecimal(UInt64(value)) }
+
+    mutating func appendBool(_ value: Bool) {
+        if value { append("true") } else { append("false") }
     }
 
     mutating func appendPadded(_ value: Int, width: Int) {
@@ -67,10 +83,41 @@ extension Array where Element == UInt8 {
     }
 
     mutating func appendHex32(_ value: UInt32) {
+        appendHex(UInt64(value), digits: 8)
+    }
+
+    /// `value` in lower-case hex, zero-padded to `digits` (at most 16).
+    mutating func appendHex(_ value: UInt64, digits count: Int) {
         let digits: StaticString = "0123456789abcdef"
-        for shift in stride(from: 28, through: 0, by: -4) {
-            append(digits.utf8Start[Int((value >> UInt32(shift)) & 15)])
+        var text: (UInt64, UInt64) = (0, 0)
+        Swift.withUnsafeMutableBytes(of: &text) { buffer in
+            for index in 0..<count {
+                buffer[index] = digits.utf8Start[Int((value >> UInt64(4 * (count - 1 - index))) & 15)]
+            }
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
+    }
+
+    /// A MySQL server UUID as `3e11fa47-71ca-11e1-9e33-c80aa9429562`.
+    mutating func appendUUID(_ uuid: UUID16) {
+        appendHex(uuid.high >> 32, digits: 8)
+        append(UInt8(ascii: "-"))
+        appendHex(uuid.high >> 16 & 0xFFFF, digits: 4)
+        append(UInt8(ascii: "-"))
+        appendHex(uuid.high & 0xFFFF, digits: 4)
+        append(UInt8(ascii: "-"))
+        appendHex(uuid.low >> 48, digits: 4)
+        append(UInt8(ascii: "-"))
+        appendHex(uuid.low & 0xFFFF_FFFF_FFFF, digits: 12)
+    }
+
+    /// A MariaDB GTID as `domain-server-sequence`.
+    mutating func appendGTID(_ gtid: MariaDBGTID) {
+        appendDecimal(gtid.domainID)
+        append(UInt8(ascii: "-"))
+        appendDecimal(gtid.serverID)
+        append(UInt8(ascii: "-"))
+        appendDecimal(gtid.sequence)
     }
 }
 

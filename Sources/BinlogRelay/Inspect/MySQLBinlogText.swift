@@ -6,41 +6,69 @@ import BinlogFormat
 /// The rules follow MariaDB 10.11's client so that the output can be compared line by line with
 /// `mariadb-binlog -vv`; types that client cannot print (MySQL JSON, VECTOR) get a readable form.
 enum MySQLBinlogText {
-    static func writeRow(_ change: RowChange, kind: RowsEvent.Kind, table: TableMap, into output: inout [UInt8])
-        throws(BinlogError)
-    {
-        switch kind {
-        case .insert:
-            output.append("### INSERT INTO `\(table.schema)`.`\(table.table)`\n### SET\n")
-            if let after = change.after { try writeImage(after, into: &output) }
-        case .delete:
-            output.append("### DELETE FROM `\(table.schema)`.`\(table.table)`\n### WHERE\n")
-            if let before = change.before { try writeImage(before, into: &output) }
-        case .update:
-            output.append("### UPDATE `\(table.schema)`.`\(table.table)`\n### WHERE\n")
-            if let before = change.before { try writeImage(before, into: &output) }
-            output.append("### SET\n")
-            if let after = change.after { try writeImage(after, into: &output) }
-        }
-    }
-
-    static func writeImage(_ image: RowImage, into output: inout [UInt8]) throws(BinlogError) {
-        let columns = image.tableMap.columns
-        try image.forEachColumn { (index: Int, value: ColumnValue) throws(BinlogError) in
-            let column = columns[index]
-            output.append("###   @")
-            output.appendDecimal(index + 1)
-            output.append(UInt8(ascii: "="))
-            try writeValue(value, column: column, columnNumber: index + 1, into: &output)
+    /// The comment after each value, up to `is_null=`: ` /* TYPE meta=M nullable=N is_null=`,
+    /// built once per table.
+    static func makeCommentCache() -> ColumnTextCache {
+        ColumnTextCache { map, index, output in
+            let column = map.columns[index]
             output.append(" /* ")
-            output.append(typeName(column))
+            output.appendString(typeName(column))
             output.append(" meta=")
             output.appendDecimal(column.metadata)
             output.append(" nullable=")
             output.append(column.isNullable ? UInt8(ascii: "1") : UInt8(ascii: "0"))
             output.append(" is_null=")
-            output.append(value.isNull ? UInt8(ascii: "1") : UInt8(ascii: "0"))
-            output.append(" */\n")
+        }
+    }
+
+    /// `comments`: a cache from ``makeCommentCache()`` kept across rows and events (a fresh one
+    /// when nil).
+    static func writeRow(
+        _ change: RowChange, kind: RowsEvent.Kind, table: TableMap, comments: ColumnTextCache? = nil,
+        into output: inout [UInt8]
+    ) throws(BinlogError) {
+        let comments = (comments ?? makeCommentCache()).bytes(for: table)
+        switch kind {
+        case .insert:
+            output.append("### INSERT INTO ")
+            writeTableName(table, into: &output)
+            output.append("\n### SET\n")
+            if let after = change.after { try writeImage(after, comments: comments, into: &output) }
+        case .delete:
+            output.append("### DELETE FROM ")
+            writeTableName(table, into: &output)
+            output.append("\n### WHERE\n")
+            if let before = change.before { try writeImage(before, comments: comments, into: &output) }
+        case .update:
+            output.append("### UPDATE ")
+            writeTableName(table, into: &output)
+            output.append("\n### WHERE\n")
+            if let before = change.before { try writeImage(before, comments: comments, into: &output) }
+            output.append("### SET\n")
+            if let after = change.after { try writeImage(after, comments: comments, into: &output) }
+        }
+    }
+
+    /// `` `schema`.`table` ``
+    static func writeTableName(_ table: TableMap, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "`"))
+        output.appendString(table.schema)
+        output.append("`.`")
+        output.appendString(table.table)
+        output.append(UInt8(ascii: "`"))
+    }
+
+    static func writeImage(_ image: RowImage, comments: ColumnTextCache.Entry, into output: inout [UInt8])
+        throws(BinlogError)
+    {
+        var columns = image.makeIterator()
+        while let (index, value) = try columns.next() {
+            output.append("###   @")
+            output.appendDecimal(index + 1)
+            output.append(UInt8(ascii: "="))
+            try writeValue(value, table: image.tableMap, column: index, into: &output)
+            comments.append(index, to: &output)
+            if value.isNull { output.append("1 */\n") } else { output.append("0 */\n") }
         }
     }
 
@@ -81,7 +109,7 @@ enum MySQLBinlogText {
         }
     }
 
-    static func writeValue(_ value: ColumnValue, column: TableMap.Column, columnNumber: Int, into output: inout [UInt8])
+    static func writeValue(_ value: ColumnValue, table: TableMap, column: Int, into output: inout [UInt8])
         throws(BinlogError)
     {
         switch value {
@@ -113,14 +141,14 @@ enum MySQLBinlogText {
             output.append(UInt8(ascii: "'"))
         case .time(let time):
             output.append(UInt8(ascii: "'"))
-            output.append(time.description)
+            time.write(into: &output)
             output.append(UInt8(ascii: "'"))
         case .datetime(let datetime):
             output.append(UInt8(ascii: "'"))
-            output.append(datetime.description)
+            datetime.write(into: &output)
             output.append(UInt8(ascii: "'"))
         case .timestamp(let timestamp):
-            output.append(timestamp.description)
+            timestamp.write(into: &output)
         case .string(let bytes), .blob(let bytes), .geometry(let bytes), .vector(let bytes):
             writeQuoted(bytes, into: &output)
         case .enumIndex(let index):
@@ -128,7 +156,7 @@ enum MySQLBinlogText {
         case .setBits(let bits):
             // Printed as the stored bytes (little-endian), each most significant bit first.
             output.append("b'")
-            for byteIndex in 0..<column.length {
+            for byteIndex in 0..<table.columns[column].length {
                 let byte = UInt8(truncatingIfNeeded: bits >> UInt64(8 * byteIndex))
                 for bit in stride(from: 7, through: 0, by: -1) {
                     output.append(byte & (1 << UInt8(bit)) != 0 ? UInt8(ascii: "1") : UInt8(ascii: "0"))
@@ -146,22 +174,22 @@ enum MySQLBinlogText {
             try JSONBinary.writeText(document, into: &text)
             text.withUnsafeBytes { writeQuoted($0, into: &output) }
         case .jsonDiff(let diffs):
-            output.append(try diffs.sqlExpression(column: "@\(columnNumber)"))
+            output.appendString(try diffs.sqlExpression(column: "@\(column + 1)"))
         }
     }
 
     /// Quoted as `my_b_write_quoted` does: bytes above 0x1F as they are, others as `\xNN`.
     static func writeQuoted(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "'"))
-        for byte in bytes {
-            if byte > 0x1F {
-                output.append(byte)
-            } else {
-                output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x")])
-                let digits: StaticString = "0123456789abcdef"
-                output.append(digits.utf8Start[Int(byte >> 4)])
-                output.append(digits.utf8Start[Int(byte & 15)])
-            }
+        var runStart = 0
+        for index in 0..<bytes.count where bytes[index] <= 0x1F {
+            if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+            runStart = index + 1
+            output.append("\\x")
+            output.appendHexByte(bytes[index])
+        }
+        if runStart < bytes.count {
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         }
         output.append(UInt8(ascii: "'"))
     }
