@@ -9,6 +9,21 @@ struct BinlogRelayCommand: AsyncParsableCommand {
         version: BinlogRelayVersion.string,
         subcommands: [RunCommand.self, InspectCommand.self]
     )
+
+    /// `inspect` with plain arguments is run without ArgumentParser's parsing, whose first use
+    /// (reflection, protocol-conformance lookups) takes longer than decoding a small binlog.
+    /// Everything else, and anything `inspect` would reject, goes through ArgumentParser.
+    static func main() async {
+        if let inspect = InspectCommand.PlainInvocation(CommandLine.arguments.dropFirst()) {
+            do {
+                try inspect.run()
+                exit()
+            } catch {
+                exit(withError: error)
+            }
+        }
+        await main(nil)
+    }
 }
 
 enum BinlogRelayVersion {

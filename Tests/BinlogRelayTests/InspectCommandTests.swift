@@ -113,4 +113,29 @@ struct InspectCommandTests {
         #expect(process.terminationStatus != 0)
         #expect(err.contains("not a binlog file"))
     }
+
+    @Test("plain inspect arguments are read without ArgumentParser; anything else is left to it")
+    func plainInvocation() throws {
+        let file = FixturePaths.fixtures.appendingPathComponent("mariadb-10.11/every-type-full.000001").path
+        func plain(_ arguments: [String]) -> InspectCommand.PlainInvocation? {
+            InspectCommand.PlainInvocation(ArraySlice(arguments))
+        }
+        let jsonl = plain(["inspect", "--format", "jsonl", "--no-verify-checksum", file])
+        #expect(jsonl?.format == .jsonl && jsonl?.verifyChecksums == false && jsonl?.files == [file])
+        #expect(plain(["inspect", file, "--format=text"])?.format == .text)
+        #expect(plain(["inspect", "--", file])?.files == [file])
+        #expect(plain(["inspect", file, file])?.files == [file, file])
+        for rejected in [
+            ["inspect"], ["inspect", "--help"], ["inspect", "-h", file], ["--version"], ["inspect", "--format", file],
+            ["inspect", "--format", "xml", file], ["inspect", "--format", "text", "--format", "jsonl", file],
+            ["inspect", "--no-verify-checksum", "--no-verify-checksum", file], ["inspect", "-x", file],
+            ["inspect", "/no/such/file"], ["status", file],
+        ] {
+            #expect(plain(rejected) == nil, "\(rejected)")
+        }
+        // Both ways give the same bytes (a repeated --format goes through ArgumentParser).
+        let (status, quick) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", file])
+        let (_, parsed) = try runProgram(Self.executable, ["inspect", "--format", "text", "--format", "jsonl", file])
+        #expect(status == 0 && !quick.isEmpty && quick == parsed)
+    }
 }

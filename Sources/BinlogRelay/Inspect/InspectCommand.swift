@@ -33,13 +33,64 @@ struct InspectCommand: ParsableCommand {
     var paths: [String]
 
     func run() throws {
-        let files = try InspectCommand.expand(paths)
+        try InspectCommand.run(files: try InspectCommand.expand(paths), format: format, verifyChecksums: !noVerifyChecksum)
+    }
+
+    /// `inspect [--format text|jsonl] [--format=…] [--no-verify-checksum] [--] PATH…`, read
+    /// without ArgumentParser (see ``BinlogRelayCommand/main()``). Nil for anything else
+    /// (help, a repeated or unknown option, no path, a path that does not exist), which
+    /// ArgumentParser then handles and reports as usual.
+    struct PlainInvocation {
+        var format = Format.text
+        var verifyChecksums = true
+        var files: [String] = []
+
+        init?(_ arguments: ArraySlice<String>) {
+            var arguments = arguments
+            guard arguments.popFirst() == "inspect" else { return nil }
+            var paths: [String] = []
+            var formatGiven = false
+            var optionsEnded = false
+            while let argument = arguments.popFirst() {
+                if optionsEnded || !argument.hasPrefix("-") {
+                    paths.append(argument)
+                    continue
+                }
+                var value: String?
+                switch argument {
+                case "--":
+                    optionsEnded = true
+                    continue
+                case "--no-verify-checksum":
+                    guard verifyChecksums else { return nil }
+                    verifyChecksums = false
+                    continue
+                case "--format":
+                    value = arguments.popFirst()
+                case "--format=text": value = "text"
+                case "--format=jsonl": value = "jsonl"
+                default:
+                    return nil
+                }
+                guard !formatGiven, let value, let format = Format(rawValue: value) else { return nil }
+                formatGiven = true
+                self.format = format
+            }
+            guard !paths.isEmpty, let files = try? InspectCommand.expand(paths) else { return nil }
+            self.files = files
+        }
+
+        func run() throws {
+            try InspectCommand.run(files: files, format: format, verifyChecksums: verifyChecksums)
+        }
+    }
+
+    static func run(files: [String], format: Format, verifyChecksums: Bool) throws {
         var output = OutputBuffer()
         var failed = false
         for file in files {
             do {
-                try InspectCommand.decode(
-                    file: file, format: format, verifyChecksums: !noVerifyChecksum, output: &output)
+                try InspectCommand.decode(file: file, format: format, verifyChecksums: verifyChecksums, output: &output)
             } catch let error as BinlogError {
                 try output.flush()
                 printError("binlog-relay inspect: \(error)")
