@@ -71,6 +71,16 @@ public struct DateValue: Sendable, Equatable, CustomStringConvertible {
 
     /// Appends `yyyy-mm-dd`.
     public func write(into output: inout [UInt8]) {
+        if (0...9999).contains(year) && (0...99).contains(month) && (0...99).contains(day) {
+            output.appendText { text in
+                text.put(year, digits: 4)
+                text.put(UInt8(ascii: "-"))
+                text.put(month, digits: 2)
+                text.put(UInt8(ascii: "-"))
+                text.put(day, digits: 2)
+            }
+            return
+        }
         output.appendPadded(year, 4)
         output.append(UInt8(ascii: "-"))
         output.appendPadded(month, 2)
@@ -92,6 +102,20 @@ public struct TimeValue: Sendable, Equatable, CustomStringConvertible {
 
     /// Appends `[-]hh:mm:ss[.ffffff]`.
     public func write(into output: inout [UInt8]) {
+        if (0...9999).contains(hours) && (0...99).contains(minutes) && (0...99).contains(seconds)
+            && (0...999_999).contains(microseconds) && (0...6).contains(fractionalDigits)
+        {
+            output.appendText { text in
+                if isNegative { text.put(UInt8(ascii: "-")) }
+                text.put(hours, digits: hours < 100 ? 2 : hours < 1000 ? 3 : 4)
+                text.put(UInt8(ascii: ":"))
+                text.put(minutes, digits: 2)
+                text.put(UInt8(ascii: ":"))
+                text.put(seconds, digits: 2)
+                text.putFraction(microseconds, digits: fractionalDigits)
+            }
+            return
+        }
         if isNegative { output.append(UInt8(ascii: "-")) }
         output.appendPadded(hours, 2)
         output.append(UInt8(ascii: ":"))
@@ -116,6 +140,26 @@ public struct DateTimeValue: Sendable, Equatable, CustomStringConvertible {
 
     /// Appends `yyyy-mm-dd hh:mm:ss[.ffffff]`.
     public func write(into output: inout [UInt8]) {
+        if (0...9999).contains(year) && (0...99).contains(month) && (0...99).contains(day) && (0...99).contains(hour)
+            && (0...99).contains(minute) && (0...99).contains(second) && (0...999_999).contains(microseconds)
+            && (0...6).contains(fractionalDigits)
+        {
+            output.appendText { text in
+                text.put(year, digits: 4)
+                text.put(UInt8(ascii: "-"))
+                text.put(month, digits: 2)
+                text.put(UInt8(ascii: "-"))
+                text.put(day, digits: 2)
+                text.put(UInt8(ascii: " "))
+                text.put(hour, digits: 2)
+                text.put(UInt8(ascii: ":"))
+                text.put(minute, digits: 2)
+                text.put(UInt8(ascii: ":"))
+                text.put(second, digits: 2)
+                text.putFraction(microseconds, digits: fractionalDigits)
+            }
+            return
+        }
         output.appendPadded(year, 4)
         output.append(UInt8(ascii: "-"))
         output.appendPadded(month, 2)
@@ -140,6 +184,19 @@ public struct TimestampValue: Sendable, Equatable, CustomStringConvertible {
 
     /// Appends the seconds since the epoch with the fraction, as `mysqlbinlog -vv` prints a TIMESTAMP.
     public func write(into output: inout [UInt8]) {
+        if (0...999_999).contains(microseconds) && (0...6).contains(fractionalDigits) {
+            output.appendText { text in
+                var digits = 1
+                var rest = seconds / 10
+                while rest > 0 {
+                    digits += 1
+                    rest /= 10
+                }
+                text.put(Int(seconds), digits: digits)
+                text.putFraction(microseconds, digits: fractionalDigits)
+            }
+            return
+        }
         output.appendPadded(Int(seconds), 1)
         output.appendFraction(microseconds, digits: fractionalDigits)
     }
@@ -155,7 +212,56 @@ private func text(_ write: (inout [UInt8]) -> Void) -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
+/// Up to 32 bytes of text written on the stack by the value types' `write(into:)`, then
+/// appended in one copy. Callers keep within 32 bytes (the longest is a DATETIME(6), 26).
+struct InlineText {
+    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private(set) var count = 0
+
+    mutating func put(_ byte: UInt8) {
+        precondition(count < 32)
+        Swift.withUnsafeMutableBytes(of: &storage) { $0[count] = byte }
+        count += 1
+    }
+
+    /// The last `digits` decimal digits of `value` (nonnegative), zero-padded.
+    mutating func put(_ value: Int, digits: Int) {
+        precondition(count + digits <= 32)
+        Swift.withUnsafeMutableBytes(of: &storage) { buffer in
+            var rest = value
+            var index = count + digits
+            while index > count {
+                index -= 1
+                buffer[index] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+                rest /= 10
+            }
+        }
+        count += digits
+    }
+
+    /// `.123` for 123000 µs (0...999999) with 3 digits (0...6); nothing for 0 digits.
+    mutating func putFraction(_ microseconds: Int, digits: Int) {
+        guard digits > 0 else { return }
+        var value = microseconds
+        if digits < 6 {
+            for _ in digits..<6 { value /= 10 }
+        }
+        put(UInt8(ascii: "."))
+        put(value, digits: digits)
+    }
+
+    func append(to output: inout [UInt8]) {
+        Swift.withUnsafeBytes(of: storage) { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+}
+
 extension Array where Element == UInt8 {
+    mutating func appendText(_ body: (inout InlineText) -> Void) {
+        var text = InlineText()
+        body(&text)
+        text.append(to: &self)
+    }
+
     /// `value` in decimal, zero-padded on the left to `width` characters (a minus sign counts as
     /// one, as `String(value)` padded would have it), formatted on the stack and appended at once.
     mutating func appendPadded(_ value: Int, _ width: Int) {

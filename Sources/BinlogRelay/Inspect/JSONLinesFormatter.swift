@@ -258,12 +258,12 @@ struct JSONLinesFormatter: EventFormatter {
             if !first { output.append(UInt8(ascii: ",")) }
             first = false
             keys.append(index, to: &output)
-            try writeValue(value, table: image.tableMap, column: index, into: &output)
+            try writeValue(value, image: image, column: index, into: &output)
         }
         output.append(UInt8(ascii: "}"))
     }
 
-    private func writeValue(_ value: ColumnValue, table: TableMap, column: Int, into output: inout [UInt8])
+    private func writeValue(_ value: ColumnValue, image: RowImage, column: Int, into output: inout [UInt8])
         throws(BinlogError)
     {
         switch value {
@@ -295,14 +295,14 @@ struct JSONLinesFormatter: EventFormatter {
             output.appendHex(bytes)
             output.append("\"}")
         case .enumIndex(let index):
-            let elements = table.columns[column].elements
+            let elements = image.tableMap.columns[column].elements
             if let elements, index >= 1, Int(index) <= elements.count {
                 Self.writeString(elements[Int(index) - 1], into: &output)
             } else {
                 output.appendDecimal(index)
             }
         case .setBits(let bits):
-            if let elements = table.columns[column].elements {
+            if let elements = image.tableMap.columns[column].elements {
                 output.append(UInt8(ascii: "["))
                 var first = true
                 for (index, element) in elements.enumerated() where index < 64 && bits & (1 << UInt64(index)) != 0 {
@@ -391,16 +391,32 @@ struct JSONLinesFormatter: EventFormatter {
 /// map and reused for every row. Keeps the last few table maps (strongly, so that a map's
 /// identity is never reused while its entry exists).
 final class ColumnTextCache {
-    struct Entry {
+    /// One table's column texts, in one allocation that lives as long as the entry.
+    final class Entry {
         let map: TableMap
         /// The text of every column, one after the other.
-        let bytes: [UInt8]
+        private let bytes: UnsafeMutableRawBufferPointer
         /// Where column i's text ends (and column i + 1's starts).
-        let ends: [Int]
+        private let ends: UnsafeMutableBufferPointer<Int>
 
+        init(map: TableMap, bytes: [UInt8], ends: [Int]) {
+            self.map = map
+            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(1, bytes.count), alignment: 1)
+            bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+            self.bytes = storage
+            self.ends = .allocate(capacity: Swift.max(1, ends.count))
+            _ = self.ends.initialize(from: ends)
+        }
+
+        deinit {
+            bytes.deallocate()
+            ends.deallocate()
+        }
+
+        /// Appends column `column`'s text (`column` is below the table's column count).
         func append(_ column: Int, to output: inout [UInt8]) {
             let start = column == 0 ? 0 : ends[column - 1]
-            bytes.withUnsafeBytes { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<ends[column]])) }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<ends[column]]))
         }
     }
 

@@ -66,7 +66,7 @@ enum MySQLBinlogText {
             output.append("###   @")
             output.appendDecimal(index + 1)
             output.append(UInt8(ascii: "="))
-            try writeValue(value, table: image.tableMap, column: index, into: &output)
+            try writeValue(value, image: image, column: index, into: &output)
             comments.append(index, to: &output)
             if value.isNull { output.append("1 */\n") } else { output.append("0 */\n") }
         }
@@ -109,7 +109,7 @@ enum MySQLBinlogText {
         }
     }
 
-    static func writeValue(_ value: ColumnValue, table: TableMap, column: Int, into output: inout [UInt8])
+    static func writeValue(_ value: ColumnValue, image: RowImage, column: Int, into output: inout [UInt8])
         throws(BinlogError)
     {
         switch value {
@@ -156,7 +156,7 @@ enum MySQLBinlogText {
         case .setBits(let bits):
             // Printed as the stored bytes (little-endian), each most significant bit first.
             output.append("b'")
-            for byteIndex in 0..<table.columns[column].length {
+            for byteIndex in 0..<image.tableMap.columns[column].length {
                 let byte = UInt8(truncatingIfNeeded: bits >> UInt64(8 * byteIndex))
                 for bit in stride(from: 7, through: 0, by: -1) {
                     output.append(byte & (1 << UInt8(bit)) != 0 ? UInt8(ascii: "1") : UInt8(ascii: "0"))
