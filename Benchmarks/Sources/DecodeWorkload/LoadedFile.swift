@@ -4,7 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A whole file read into memory once, before anything is measured.
+/// A whole file in memory before anything is measured: mapped read-only and faulted in at
+/// once (MAP_POPULATE on Linux), the way `binlog-relay inspect` reads files, so the decoder
+/// works on the page cache's bytes without a copy.
 public final class LoadedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
@@ -17,25 +19,27 @@ public final class LoadedFile: @unchecked Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw LoadError(path: path, errno: errno) }
         let size = Int(info.st_size)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 16)
-        var done = 0
-        while done < size {
-            let n = read(fd, buffer.baseAddress! + done, size - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let code = n == 0 ? EIO : errno
-                buffer.deallocate()
-                throw LoadError(path: path, errno: code)
-            }
-            done += n
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
         }
-        bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let address = mmap(nil, size, PROT_READ, flags, fd, 0), address != MAP_FAILED else {
+            throw LoadError(path: path, errno: errno)
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
     /// The file name without its directories.
     public var name: String { String(path.split(separator: "/").last ?? Substring(path)) }
 
-    deinit { UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate() }
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
 }
 
 public struct LoadError: Error, CustomStringConvertible {
