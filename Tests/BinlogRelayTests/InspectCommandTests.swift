@@ -138,4 +138,35 @@ struct InspectCommandTests {
         let (_, parsed) = try runProgram(Self.executable, ["inspect", "--format", "text", "--format", "jsonl", file])
         #expect(status == 0 && !quick.isEmpty && quick == parsed)
     }
+
+    @Test("JSON strings: the word-at-a-time scan escapes exactly what a byte-by-byte escaper does")
+    func jsonStringEscaping() {
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [UInt8(ascii: "\"")]
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): out += Array("\\\"".utf8)
+                case UInt8(ascii: "\\"): out += Array("\\\\".utf8)
+                case 0x0A: out += Array("\\n".utf8)
+                case 0x0D: out += Array("\\r".utf8)
+                case 0x09: out += Array("\\t".utf8)
+                case 0..<0x20: out += Array("\\u00".utf8) + Array(String(format: "%02x", byte).utf8)
+                default: out.append(byte)
+                }
+            }
+            return out + [UInt8(ascii: "\"")]
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x00, 0x09, 0x0A, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        for length in 0..<80 {
+            for _ in 0..<50 {
+                let bytes = (0..<length).map { _ in
+                    Bool.random(using: &generator) ? UInt8(ascii: "a") : alphabet.randomElement(using: &generator)!
+                }
+                var ours: [UInt8] = []
+                bytes.withUnsafeBytes { JSONLinesFormatter.writeString($0, into: &ours) }
+                #expect(ours == reference(bytes), "\(bytes)")
+            }
+        }
+    }
 }

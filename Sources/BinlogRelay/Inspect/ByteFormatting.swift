@@ -70,9 +70,21 @@ extension Array where Element == UInt8 {
 
     mutating func appendHex(_ bytes: UnsafeRawBufferPointer) {
         let digits: StaticString = "0123456789abcdef"
-        for byte in bytes {
-            append(digits.utf8Start[Int(byte >> 4)])
-            append(digits.utf8Start[Int(byte & 15)])
+        // 32 input bytes at a time through a 64-byte stack buffer, appended in one copy.
+        var chunk: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var start = 0
+        while start < bytes.count {
+            let end = Swift.min(bytes.count, start + 32)
+            Swift.withUnsafeMutableBytes(of: &chunk) { buffer in
+                var out = 0
+                for index in start..<end {
+                    buffer[out] = digits.utf8Start[Int(bytes[index] >> 4)]
+                    buffer[out + 1] = digits.utf8Start[Int(bytes[index] & 15)]
+                    out += 2
+                }
+                append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<out]))
+            }
+            start = end
         }
     }
 

@@ -359,12 +359,30 @@ struct JSONLinesFormatter: EventFormatter {
         text.withUTF8 { writeString(UnsafeRawBufferPointer($0), into: &output) }
     }
 
+    /// Whether any of the eight bytes of `word` is below 0x20, a quote or a backslash.
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        // A byte below 0x20: (byte - 0x20) borrows into its high bit while the byte's own is clear.
+        let control = (word &- ones &* 0x20) & ~word & highs != 0
+        return control || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C))
+    }
+
     /// A JSON string literal; control characters, quotes and backslashes escaped. Runs that need
     /// no escaping are copied whole.
     static func writeString(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var runStart = 0
-        for index in 0..<bytes.count {
+        var index = 0
+        // Eight bytes at a time while none is a control character, a quote or a backslash.
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if Self.needsEscape(word) { break }
+            index += 8
+        }
+        for index in index..<bytes.count {
             let byte = bytes[index]
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
             if runStart < index { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
