@@ -53,7 +53,7 @@ struct OutputBuffer {
 
     init(descriptor: Int32 = 1) {
         self.descriptor = descriptor
-        bytes.reserveCapacity(1 << 20)
+        bytes.reserveCapacity(1 << 16)
     }
 
     mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
@@ -61,7 +61,7 @@ struct OutputBuffer {
     mutating func append(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
 
     mutating func flushIfLarge() throws {
-        if bytes.count >= 1 << 20 { try flush() }
+        if bytes.count >= 1 << 16 { try flush() }
     }
 
     mutating func flush() throws {
