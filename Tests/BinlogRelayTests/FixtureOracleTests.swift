@@ -1,5 +1,6 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BinlogRelay

@@ -43,20 +43,6 @@ enum FixturePaths {
     }
 }
 
-/// Runs a program and returns its standard output.
-func runProgram(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: Data) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, data)
-}
-
 /// What the independent census tool (`binlog_census.py`) says of a file.
 struct Census {
     var eventsTotal: Int
@@ -69,8 +55,9 @@ struct Census {
         var arguments = [FixturePaths.census.path, "--json"]
         if expandPayloads { arguments.append("--expand-payloads") }
         arguments.append(path)
-        let (status, data) = try runProgram("/usr/bin/env", ["python3"] + arguments)
-        guard status == 0, let list = try JSONSerialization.jsonObject(with: data) as? [[String: Any]],
+        let result = try runProgram("/usr/bin/env", ["python3"] + arguments)
+        let data = result.output
+        guard result.status == 0, let list = try JSONSerialization.jsonObject(with: data) as? [[String: Any]],
             let entry = list.first
         else {
             throw CensusError(description: "census failed for \(path)")

@@ -1,5 +1,6 @@
 import BinlogFormat
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BinlogRelay
@@ -24,8 +25,9 @@ struct InspectCommandTests {
     @Test("jsonl: one valid JSON object per event, rows as the decoder counts them", arguments: samples)
     func jsonLines(name: String) throws {
         let path = FixturePaths.fixtures.appendingPathComponent(name).path
-        let (status, output) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path])
-        #expect(status == 0)
+        let result = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path])
+        #expect(result.status == 0)
+        let output = result.output
         let lines = output.lines().filter { !$0.isEmpty }
         let census = try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { DecodeSummary.of($0, file: path) }
         #expect(lines.count == census.total, "\(name): \(lines.count) lines for \(census.total) events")
@@ -50,7 +52,7 @@ struct InspectCommandTests {
     @Test("jsonl carries exact values: DECIMAL digits, negative TIME, zero dates, binary bytes, JSON documents")
     func jsonValues() throws {
         let path = FixturePaths.fixtures.appendingPathComponent("mariadb-10.11/every-type-full.000001").path
-        let (_, output) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path])
+        let output = try runProgram(Self.executable, ["inspect", "--format", "jsonl", path]).output
         let text = String(decoding: output, as: UTF8.self)
         // Values the every-type workload wrote (Fixtures/mariadb-10.11/every-type.sql).
         #expect(text.contains("99999999999999999999999999999999999.999999999999999999999999999999"))
@@ -65,8 +67,9 @@ struct InspectCommandTests {
     @Test("text: the row lines are those of mariadb-binlog -vv for a MariaDB file")
     func textMatchesReference() throws {
         let path = FixturePaths.fixtures.appendingPathComponent("peers/rust_mysql_common/mariadb-bin.000001").path
-        let (status, output) = try runProgram(Self.executable, ["inspect", path])
-        #expect(status == 0)
+        let result = try runProgram(Self.executable, ["inspect", path])
+        #expect(result.status == 0)
+        let output = result.output
         let reference = try Data(contentsOf: URL(fileURLWithPath: path + ".mariadb-binlog.txt"))
         let ours = output.lines().filter { $0.starts(with: Array("###".utf8)) }
         let theirs = reference.lines().filter { $0.starts(with: Array("###".utf8)) }
@@ -82,18 +85,9 @@ struct InspectCommandTests {
         let cut = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(getpid()).bin")
         try data.prefix(700).write(to: cut)
         defer { try? FileManager.default.removeItem(at: cut) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["inspect", "--format", "jsonl", cut.path]
-        let errorPipe = Pipe()
-        let outputPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = outputPipe
-        try process.run()
-        let out = outputPipe.fileHandleForReading.readDataToEndOfFile()
-        let err = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let result = try runProgram(Self.executable, ["inspect", "--format", "jsonl", cut.path])
+        let (out, err) = (result.output, result.errorText)
+        #expect(result.status != 0)
         #expect(err.contains(cut.path) && err.contains("truncated") && err.contains("671"), "\(err)")
         #expect(out.lines().filter { !$0.isEmpty }.count == 7, "the 7 whole events before the cut are printed")
     }
@@ -101,16 +95,9 @@ struct InspectCommandTests {
     @Test("a file that is not a binlog is refused with a clear message")
     func notABinlog() throws {
         let path = FixturePaths.fixtures.appendingPathComponent("peers/PROVENANCE.md").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["inspect", path]
-        let errorPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let err = String(decoding: errorPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let result = try runProgram(Self.executable, ["inspect", path])
+        let err = result.errorText
+        #expect(result.status != 0)
         #expect(err.contains("not a binlog file"))
     }
 
@@ -134,9 +121,9 @@ struct InspectCommandTests {
             #expect(plain(rejected) == nil, "\(rejected)")
         }
         // Both ways give the same bytes (a repeated --format goes through ArgumentParser).
-        let (status, quick) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", file])
-        let (_, parsed) = try runProgram(Self.executable, ["inspect", "--format", "text", "--format", "jsonl", file])
-        #expect(status == 0 && !quick.isEmpty && quick == parsed)
+        let quick = try runProgram(Self.executable, ["inspect", "--format", "jsonl", file])
+        let parsed = try runProgram(Self.executable, ["inspect", "--format", "text", "--format", "jsonl", file]).output
+        #expect(quick.status == 0 && !quick.output.isEmpty && quick.output == parsed)
     }
 
     @Test("JSON strings: the word-at-a-time scan escapes exactly what a byte-by-byte escaper does")

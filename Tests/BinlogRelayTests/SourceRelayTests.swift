@@ -80,10 +80,10 @@ struct SourceRelayTests {
         let (same, why) = Self.sameEvents(try Self.relayedEvents(log), try Self.sourceEvents(server))
         #expect(same, "\(why)")
         // `inspect` reads the relay's own log directory (its state and lock files are skipped).
-        let (status, jsonl) = try runProgram(Self.executable, ["inspect", "--format", "jsonl", log.path])
-        #expect(status == 0)
+        let inspected = try runProgram(Self.executable, ["inspect", "--format", "jsonl", log.path])
+        #expect(inspected.status == 0)
         let sourceCount = try Self.sourceEvents(server).count
-        #expect(jsonl.lines().filter { !$0.isEmpty }.count >= sourceCount)
+        #expect(inspected.output.lines().filter { !$0.isEmpty }.count >= sourceCount)
         // Every segment is a binlog file the decoder (and mysqlbinlog) reads whole.
         for name in try FileManager.default.contentsOfDirectory(atPath: log.path) where name.hasSuffix(".bin") {
             let data = try Data(contentsOf: log.appendingPathComponent(name))

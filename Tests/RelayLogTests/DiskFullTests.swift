@@ -2,6 +2,7 @@ import BinlogFormat
 import Foundation
 @testable import RelayLog
 import SystemPackage
+import TestSupport
 import Testing
 
 /// A small tmpfs, for a file system that really fills up (needs root, as in the project's
@@ -18,12 +19,12 @@ enum Tmpfs {
     @discardableResult
     static func mount(_ directory: TemporaryDirectory, size: String, remount: Bool = false) -> Bool {
         let options = remount ? "remount,size=\(size)" : "size=\(size)"
-        let result = try? run("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory.url.path])
+        let result = try? runProgram("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory.url.path])
         return result?.status == 0
     }
 
     static func unmount(_ directory: TemporaryDirectory) {
-        _ = try? run("/bin/umount", [directory.url.path])
+        _ = try? runProgram("/bin/umount", [directory.url.path])
     }
 }
 

@@ -2,6 +2,7 @@ import BinlogFormat
 import Foundation
 @testable import RelayLog
 import SystemPackage
+import TestSupport
 import Testing
 
 @Suite("Relay log round trip")
@@ -78,13 +79,13 @@ struct RoundTripTests {
         let names = try directory.segmentFiles().keys.sorted()
         #expect(names.count >= 3)
         for name in names {
-            let result = try run(stockBinlogTool!, ["-vv", directory.path.appending(name).string])
-            #expect(result.status == 0, "\(name): \(result.error)")
-            #expect(!result.error.contains("ERROR"), "\(name): \(result.error)")
-            #expect(result.output.contains("End of log file"), "\(name) printed to its end")
+            let result = try runProgram(stockBinlogTool!, ["-vv", directory.path.appending(name).string])
+            #expect(result.status == 0, "\(name): \(result.errorText)")
+            #expect(!result.errorText.contains("ERROR"), "\(name): \(result.errorText)")
+            #expect(result.outputText.contains("End of log file"), "\(name) printed to its end")
             if ProcessInfo.processInfo.environment["RELAY_LOG_TEST_VERBOSE"] != nil {
-                print(result.output.split(separator: "\n").prefix(40).joined(separator: "\n"))
-                print(result.output.split(separator: "\n").suffix(12).joined(separator: "\n"))
+                print(result.outputText.split(separator: "\n").prefix(40).joined(separator: "\n"))
+                print(result.outputText.split(separator: "\n").suffix(12).joined(separator: "\n"))
             }
         }
     }

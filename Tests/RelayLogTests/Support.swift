@@ -147,18 +147,3 @@ let stockBinlogTool: String? = ["/usr/bin/mariadb-binlog", "/usr/bin/mysqlbinlog
     FileManager.default.isExecutableFile(atPath: $0)
 }
 
-/// Runs a program; returns its exit status, standard output and standard error.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
