@@ -49,9 +49,21 @@ let package = Package(
             dependencies: ["BinlogFormat", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: swiftSettings
         ),
+        // Transactions from the local log to the target: statements, batching, checkpoints, DDL,
+        // filters, loop prevention.
+        .target(
+            name: "Applier",
+            dependencies: [
+                "BinlogFormat", "MySQLClient", "RelayLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "BinlogRelay",
             dependencies: [
+                "Applier",
                 "BinlogFormat",
                 "MySQLClient",
                 "RelayLog",
@@ -86,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "BinlogRelayTests",
             dependencies: [
-                "BinlogRelay", "BinlogFormat", "MySQLClient", "RelayLog", "TestSupport",
+                "BinlogRelay", "Applier", "BinlogFormat", "MySQLClient", "RelayLog", "TestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

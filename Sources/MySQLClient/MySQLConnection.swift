@@ -19,10 +19,14 @@ public final class MySQLConnection {
         self.handle = handle
         do throws(MySQLError) {
             try applyOptions()
+            var flags: UInt = 0
+            if configuration.multiStatements { flags |= UInt(CLIENT_MULTI_STATEMENTS) | UInt(CLIENT_MULTI_RESULTS) }
+            if configuration.foundRows { flags |= UInt(CLIENT_FOUND_ROWS) }
+            let clientFlags = flags
             let connected = configuration.password.withOptionalCString { password in
                 mysql_real_connect(
                     handle, configuration.host, configuration.user, password, configuration.database,
-                    UInt32(configuration.port), nil, 0)
+                    UInt32(configuration.port), nil, clientFlags)
             }
             if connected == nil {
                 var error = lastError(operation: "connect to \(configuration.endpoint) as '\(configuration.user)'")
@@ -124,6 +128,40 @@ public final class MySQLConnection {
             if let result = mysql_store_result(handle) { mysql_free_result(result) }
         } while mysql_next_result(handle) == 0
     }
+
+    /// What a batch of statements sent as one query did: the rows each statement affected (matched,
+    /// with ``MySQLConnectionConfiguration/foundRows``), up to the first that failed.
+    public struct BatchOutcome {
+        public var affectedRows: [UInt64]
+        /// The first failing statement's error; its index is `affectedRows.count`. The statements
+        /// after it were not run.
+        public var error: MySQLError?
+    }
+
+    /// Sends `sql` (statements separated by `;`, binary-safe: the bytes go as they are) in one
+    /// query and reads every statement's result. Needs ``MySQLConnectionConfiguration/multiStatements``
+    /// for more than one statement. One round trip for the whole batch.
+    public func executeBatch(_ sql: UnsafeRawBufferPointer) -> BatchOutcome {
+        var outcome = BatchOutcome(affectedRows: [], error: nil)
+        let base = sql.baseAddress?.assumingMemoryBound(to: CChar.self)
+        if mysql_real_query(handle, base, UInt(sql.count)) != 0 {
+            outcome.error = lastError(operation: "apply")
+            return outcome
+        }
+        while true {
+            if let result = mysql_store_result(handle) { mysql_free_result(result) }
+            outcome.affectedRows.append(mysql_affected_rows(handle))
+            let next = mysql_next_result(handle)
+            if next == -1 { return outcome }
+            if next > 0 {
+                outcome.error = lastError(operation: "apply")
+                return outcome
+            }
+        }
+    }
+
+    /// Rows the last statement affected (or matched: ``MySQLConnectionConfiguration/foundRows``).
+    public var affectedRows: UInt64 { mysql_affected_rows(handle) }
 
     /// Runs a query and returns its rows as text (NULL as nil) with the column names.
     public func query(_ sql: String) throws(MySQLError) -> MySQLResult {

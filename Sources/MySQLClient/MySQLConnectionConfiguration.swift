@@ -34,6 +34,11 @@ public struct MySQLConnectionConfiguration: Sendable, Equatable {
     /// How long a read may wait; a replication stream sets it to a few heartbeat periods.
     public var readTimeoutSeconds: Int
     public var writeTimeoutSeconds: Int
+    /// Several statements in one query (one round trip for a batch): the applier's connections.
+    public var multiStatements = false
+    /// UPDATE reports the rows it matched, not only those it changed (CLIENT_FOUND_ROWS), so an
+    /// update that finds its row always counts 1.
+    public var foundRows = false
 
     public init(
         host: String = "127.0.0.1", port: Int = 3306, user: String, password: String? = nil, database: String? = nil,

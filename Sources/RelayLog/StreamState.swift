@@ -2,33 +2,43 @@ import BinlogFormat
 
 /// What the events written so far say: source position, GTID state, format, transaction
 /// boundaries. The writer feeds it every event it writes and recovery every event it reads back,
-/// in the same order, so both reach the same state from the same bytes.
-struct StreamState {
-    var tracker = TransactionBoundaryTracker()
+/// in the same order, so both reach the same state from the same bytes; the applier feeds it the
+/// events it reads back, so its checkpoint names the same positions.
+public struct StreamState {
+    public internal(set) var tracker = TransactionBoundaryTracker()
     /// Position after the last source event.
-    var source = SourcePosition(file: "", position: 0)
+    public internal(set) var source = SourcePosition(file: "", position: 0)
     /// GTIDs of complete transactions (the open transaction's GTID is in `pendingGTID`).
-    var gtid = GTIDState()
-    var pendingGTID: PendingGTID?
+    public internal(set) var gtid = GTIDState()
+    public internal(set) var pendingGTID: PendingGTID?
     /// Header timestamp of the last source event.
-    var timestamp: UInt32 = 0
+    public internal(set) var timestamp: UInt32 = 0
     var pendingCommitMicroseconds: UInt64?
-    /// Commit time of the last complete transaction.
-    var commitMicroseconds: UInt64?
+    /// Commit time of the last complete transaction (microseconds since the epoch).
+    public internal(set) var commitMicroseconds: UInt64?
     /// The FORMAT_DESCRIPTION in force: raw and decoded.
     var formatBytes: [UInt8] = []
     var format: FormatDescription = .assumedV4
 
-    enum PendingGTID {
+    public init() {}
+
+    /// The state at a transaction boundary the caller knows (a checkpoint): the source position
+    /// and the GTIDs applied up to it.
+    public init(source: SourcePosition, gtid: GTIDState) {
+        self.source = source
+        self.gtid = gtid
+    }
+
+    public enum PendingGTID: Sendable {
         case mysql(sid: UUID16, tag: String?, gno: Int64)
         case mariadb(MariaDBGTID)
     }
 
-    var isAtBoundary: Bool { tracker.isAtBoundary }
+    public var isAtBoundary: Bool { tracker.isAtBoundary }
 
     /// Feeds one event (as written to the log); returns true when it ends a transaction (or is an
     /// event between transactions), that is when the log may be cut right after it.
-    mutating func consume(_ event: BinlogEvent) -> Bool {
+    public mutating func consume(_ event: BinlogEvent) -> Bool {
         let header = event.header
         let relayMade = Segment.relayMade(header)
         if relayMade == nil {
@@ -80,7 +90,7 @@ struct StreamState {
     }
 
     /// Forgets an open transaction (its events are being cut off).
-    mutating func abandonTransaction() {
+    public mutating func abandonTransaction() {
         tracker = TransactionBoundaryTracker()
         pendingGTID = nil
         pendingCommitMicroseconds = nil

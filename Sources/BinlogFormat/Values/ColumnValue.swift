@@ -138,6 +138,19 @@ public struct DateTimeValue: Sendable, Equatable, CustomStringConvertible {
     public var microseconds: Int
     public var fractionalDigits: Int
 
+    public init(
+        year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, microseconds: Int, fractionalDigits: Int
+    ) {
+        self.year = year
+        self.month = month
+        self.day = day
+        self.hour = hour
+        self.minute = minute
+        self.second = second
+        self.microseconds = microseconds
+        self.fractionalDigits = fractionalDigits
+    }
+
     /// Appends `yyyy-mm-dd hh:mm:ss[.ffffff]`.
     public func write(into output: inout [UInt8]) {
         if (0...9999).contains(year) && (0...99).contains(month) && (0...99).contains(day) && (0...99).contains(hour)
@@ -264,7 +277,7 @@ extension Array where Element == UInt8 {
 
     /// `value` in decimal, zero-padded on the left to `width` characters (a minus sign counts as
     /// one, as `String(value)` padded would have it), formatted on the stack and appended at once.
-    mutating func appendPadded(_ value: Int, _ width: Int) {
+    public mutating func appendPadded(_ value: Int, _ width: Int) {
         var magnitude = value.magnitude
         // 20 digits, a sign and up to 43 zeros of padding fit in the 64 bytes.
         var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -293,7 +306,7 @@ extension Array where Element == UInt8 {
     }
 
     /// `.123` for 123000 µs with 3 digits; nothing for 0 digits.
-    mutating func appendFraction(_ microseconds: Int, digits: Int) {
+    public mutating func appendFraction(_ microseconds: Int, digits: Int) {
         guard digits > 0 else { return }
         var value = microseconds
         if digits < 6 {

@@ -1,7 +1,9 @@
+import Applier
 import ArgumentParser
 import Logging
 import MySQLClient
 import RelayLog
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -15,8 +17,11 @@ import Glibc
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Relay the source's binlog into the local durable log (and, later, apply it to the target)."
+        abstract: "Relay the source's binlog into the local durable log and, with a target, apply it there exactly once."
     )
+
+    @OptionGroup(title: "Target")
+    var target: TargetOptions
 
     @Option(name: .customLong("source-url"), help: "mysql://user[:password]@host[:port][?ssl-mode=…&ssl-ca=…] (or BINLOG_RELAY_SOURCE_URL).")
     var sourceURL: String?
@@ -92,7 +97,12 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
         }
 
+        let applierConfiguration = try target.applierConfiguration(
+            logDirectory: directory, environment: environment,
+            logger: Logger(label: "binlog-relay.apply"))
+
         var logConfiguration = RelayLogConfiguration(directory: FilePath(directory))
+        logConfiguration.hasTarget = applierConfiguration != nil
         logConfiguration.syncInterval = .milliseconds(syncIntervalMilliseconds)
         logConfiguration.segmentSizeLimit = segmentSize
         logConfiguration.retentionMaxAge = retentionHours > 0 ? .seconds(retentionHours * 3600) : nil
@@ -107,21 +117,65 @@ struct RunCommand: ParsableCommand {
         for warning in log.recoveryReport.warnings { logger.warning("\(warning)") }
         if let recovered = log.recovered { logger.info("local log recovered", metadata: ["resume": "\(recovered)"]) }
 
+        // With a target: the applier on a thread of its own, reading the log up to what is durable.
+        let frontier = LogFrontier()
+        var applier: Applier?
+        var applierThread: BackgroundThread?
+        let applierFailure = FailureBox()
+        if var applierConfiguration {
+            applierConfiguration.stopAtEnd = exitWhenCaughtUp
+            let started = Applier(
+                configuration: applierConfiguration, frontier: frontier, logger: Logger(label: "binlog-relay.apply"))
+            applier = started
+            let status = started.status
+            applierThread = BackgroundThread(name: "applier") {
+                do {
+                    try started.run()
+                } catch {
+                    applierFailure.set("\(error)")
+                }
+            }
+            _ = status
+        }
+        let appliedStatus = applier?.status
         let reader = SourceReader(
             settings: .init(
                 source: source, serverID: serverID, heartbeatSeconds: heartbeatSeconds, semiSync: semiSync,
                 semiSyncPollSeconds: semiSyncPollSeconds, maxSyncDelay: .milliseconds(max(0, syncMaxDelayMilliseconds)),
                 start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
-            log: log, logger: logger)
-        StopSignals.install { reader.stop() }
+            log: log, logger: logger, frontier: frontier,
+            appliedLocation: appliedStatus.map { status in { @Sendable in status.snapshot.applied?.location } })
+        let stopApplier = applier?.stopFlag
+        StopSignals.install {
+            reader.stop()
+            stopApplier?.set()
+        }
+        var failed = false
         do {
             try reader.run()
         } catch {
             printError("binlog-relay run: \(error)")
-            try? log.close()
-            throw ExitCode.failure
+            failed = true
+            applier?.stop()
+        }
+        frontier.finish()
+        if let applierThread {
+            applierThread.join()
+            if let failure = applierFailure.value {
+                printError("binlog-relay run: apply: \(failure)")
+                failed = true
+            }
         }
         try? log.close()
+        if failed { throw ExitCode.failure }
+        if let snapshot = applier?.status.snapshot {
+            logger.info(
+                "applier stopped",
+                metadata: [
+                    "checkpoint": "\(snapshot.applied?.location.description ?? "none")",
+                    "transactions": "\(snapshot.transactionsApplied)",
+                ])
+        }
         let done = reader.status.snapshot
         logger.info(
             "stopped",
@@ -130,22 +184,13 @@ struct RunCommand: ParsableCommand {
                 "bytes": "\(done.bytesReceived)", "syncs": "\(done.syncs)", "fsync_ms": "\(done.fsyncTime.millisecondsText)",
             ])
     }
+}
 
-    private func readSecret(_ path: String, key: String) throws -> String {
-        guard let descriptor = try? FileDescriptor.open(FilePath(path), .readOnly) else {
-            throw ValidationError("\(key): cannot read \(path)")
-        }
-        defer { try? descriptor.close() }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = try buffer.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+/// A message one thread leaves for another.
+final class FailureBox: Sendable {
+    private let message = Mutex<String?>(nil)
+    func set(_ text: String) { message.withLock { $0 = text } }
+    var value: String? { message.withLock { $0 } }
 }
 
 /// The process environment as a dictionary.

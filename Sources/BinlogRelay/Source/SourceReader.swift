@@ -1,3 +1,4 @@
+import Applier
 import BinlogFormat
 import Logging
 import MySQLClient
@@ -71,11 +72,21 @@ final class SourceReader: @unchecked Sendable {
     let status: SourceStatus
     /// Polls the source's semi-sync state (with `--semi-sync` only).
     private let semiSyncMonitor: SemiSyncMonitor?
+    /// Where the applier may read to: moved after every fsync (with a target).
+    let frontier: LogFrontier?
+    /// The applier's committed checkpoint, for retention (with a target).
+    let appliedLocation: (@Sendable () -> RelayLogLocation?)?
 
-    init(settings: Settings, log: RelayLogWriter, logger: Logger) {
+    init(
+        settings: Settings, log: RelayLogWriter, logger: Logger, frontier: LogFrontier? = nil,
+        appliedLocation: (@Sendable () -> RelayLogLocation?)? = nil
+    ) {
         self.settings = settings
         self.log = log
         self.logger = logger
+        self.frontier = frontier
+        self.appliedLocation = appliedLocation
+        if let durable = log.durablePosition { frontier?.advance(to: durable.location) }
         status = SourceStatus(semiSyncRequested: settings.semiSync)
         semiSyncMonitor =
             settings.semiSync
@@ -200,9 +211,13 @@ final class SourceReader: @unchecked Sendable {
     /// to a semi-sync source. One ACK covers every transaction up to its position.
     private func syncAndAcknowledge(_ stream: BinlogStream, ack: Bool) throws {
         if log.hasUnsyncedData {
+            // Retention keeps every segment the target has not applied (only what is committed
+            // there counts: a checkpoint not yet written could still be resumed from).
+            if let applied = appliedLocation?() { log.noteApplied(applied) }
             let report = try log.sync()
             lastSync = .now
             status.synced(report)
+            if let position = report.position { frontier?.advance(to: position.location) }
             if logger.logLevel <= .trace {
                 logger.trace(
                     "fsynced",
@@ -257,7 +272,9 @@ final class SourceReader: @unchecked Sendable {
 
     private func finish() {
         semiSyncMonitor?.stop()
-        if log.hasUnsyncedData && !log.isStalled { _ = try? log.sync() }
+        if log.hasUnsyncedData && !log.isStalled, let report = try? log.sync(), let position = report.position {
+            frontier?.advance(to: position.location)
+        }
         connection?.close()
         connection = nil
         status.disconnected()

@@ -1,0 +1,60 @@
+import RelayLog
+
+/// Statements on their way to the target in one round trip, each with what it must do: a multi-row
+/// INSERT must insert all its rows, an UPDATE or DELETE by key must find its row. A count that
+/// differs means the target is not a copy of the source: the applier stops rather than go on.
+struct ApplyBatch {
+    /// What a statement was for, for error messages.
+    struct Context {
+        var statement: String
+        var table: String?
+        var location: RelayLogLocation
+        var source: SourcePosition
+    }
+
+    struct Expectation {
+        /// Rows the statement must affect (matched rows, with CLIENT_FOUND_ROWS); nil: not checked.
+        var rows: UInt64?
+        var context: Int32
+    }
+
+    var sql = SQLText()
+    var expectations: [Expectation] = []
+    var contexts: [Context] = []
+    /// Source transactions whose last statement is in this batch.
+    var transactionsEnded = 0
+    var rowsInserted = 0
+    var rowsUpdated = 0
+    var rowsDeleted = 0
+
+    var isEmpty: Bool { expectations.isEmpty }
+    var byteCount: Int { sql.count }
+
+    mutating func reset() {
+        sql.removeAll()
+        expectations.removeAll(keepingCapacity: true)
+        contexts.removeAll(keepingCapacity: true)
+        transactionsEnded = 0
+        rowsInserted = 0
+        rowsUpdated = 0
+        rowsDeleted = 0
+    }
+
+    /// Starts describing statements that come from one event.
+    mutating func addContext(_ context: Context) -> Int32 {
+        contexts.append(context)
+        return Int32(contexts.count - 1)
+    }
+
+    /// Ends the statement just written into ``sql``.
+    mutating func endStatement(expecting rows: UInt64?, context: Int32) {
+        sql.append(byte: UInt8(ascii: ";"))
+        expectations.append(Expectation(rows: rows, context: context))
+    }
+
+    /// Adds a statement the relay wrote (BEGIN, checkpoint, COMMIT).
+    mutating func add(_ statement: StaticString, context: Int32) {
+        sql.append(statement)
+        endStatement(expecting: nil, context: context)
+    }
+}

@@ -1,0 +1,155 @@
+import MySQLClient
+import RelayLog
+
+/// The applied position, kept on the target in `<schema>.checkpoint`, one row per channel
+/// (a relay and its target) and worker, written in the same transaction as the changes it
+/// covers: after any crash, what the row says is exactly what the target holds.
+public struct Checkpoint: Sendable, Equatable {
+    /// Where the next transaction to apply starts in the local log.
+    public var location: RelayLogLocation
+    /// The source position after the last applied transaction.
+    public var source: SourcePosition
+    /// The source GTIDs applied.
+    public var gtid: GTIDState
+    /// Source transactions applied since the channel began (each counted once).
+    public var transactions: UInt64
+    /// Source commit time of the last applied transaction (microseconds since the epoch).
+    public var commitMicroseconds: UInt64
+    /// A DDL statement was being applied when this was written: it ends at this location. A DDL
+    /// statement commits by itself, so a crash can fall between it and its checkpoint; on restart
+    /// the statement is run again and "already done" errors are taken as done.
+    public var pendingStatementEnd: RelayLogLocation?
+
+    public init(
+        location: RelayLogLocation, source: SourcePosition, gtid: GTIDState, transactions: UInt64 = 0,
+        commitMicroseconds: UInt64 = 0, pendingStatementEnd: RelayLogLocation? = nil
+    ) {
+        self.location = location
+        self.source = source
+        self.gtid = gtid
+        self.transactions = transactions
+        self.commitMicroseconds = commitMicroseconds
+        self.pendingStatementEnd = pendingStatementEnd
+    }
+}
+
+/// Reads and writes the checkpoint table.
+struct CheckpointTable {
+    /// The relay's schema on the target (`binlog_relay`); nothing in it is ever replicated.
+    let schema: String
+    let channel: String
+
+    var qualifiedName: String { String(decoding: SQLText.identifier(schema), as: UTF8.self) + ".`checkpoint`" }
+
+    /// Marks statements the relay itself runs on the target, so that a relay reading the target's
+    /// binlog (the other direction of a two-way setup) recognises and skips them.
+    static let statementMarker = "/* binlog-relay */ "
+
+    /// Creates the schema and table when missing.
+    func create(on connection: MySQLConnection) throws(MySQLError) {
+        let schemaName = String(decoding: SQLText.identifier(schema), as: UTF8.self)
+        try connection.execute("\(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName)")
+        try connection.execute(
+            """
+            \(Self.statementMarker)CREATE TABLE IF NOT EXISTS \(qualifiedName) (
+              channel VARCHAR(64) NOT NULL,
+              worker SMALLINT UNSIGNED NOT NULL,
+              log_segment INT UNSIGNED NOT NULL,
+              log_offset BIGINT UNSIGNED NOT NULL,
+              source_file VARCHAR(512) NOT NULL,
+              source_position BIGINT UNSIGNED NOT NULL,
+              gtid_set MEDIUMTEXT NOT NULL,
+              transactions BIGINT UNSIGNED NOT NULL,
+              source_commit_us BIGINT UNSIGNED NOT NULL,
+              pending_segment INT UNSIGNED NULL,
+              pending_offset BIGINT UNSIGNED NULL,
+              marker BIGINT UNSIGNED NOT NULL DEFAULT 0,
+              updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+              PRIMARY KEY (channel, worker)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+            """)
+    }
+
+    /// The channel's checkpoint, or nil when it has never applied anything.
+    func read(from connection: MySQLConnection, worker: Int = 0) throws(ApplierError) -> Checkpoint? {
+        let result: MySQLResult
+        do {
+            result = try connection.query(
+                """
+                SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
+                  pending_segment, pending_offset FROM \(qualifiedName)
+                WHERE channel = '\(connection.escape(channel))' AND worker = \(worker)
+                """)
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot read the checkpoint", server: error)
+        }
+        guard let row = result.rows.first else { return nil }
+        func number(_ index: Int) throws(ApplierError) -> UInt64 {
+            guard let text = row[index], let value = UInt64(text) else {
+                throw ApplierError(.log, "the checkpoint row in \(qualifiedName) is damaged (column \(result.columns[index]))")
+            }
+            return value
+        }
+        guard let gtid = GTIDState(parsing: row[4] ?? "") else {
+            throw ApplierError(.log, "the checkpoint's GTID set cannot be read: '\(row[4] ?? "")'")
+        }
+        var pending: RelayLogLocation?
+        if row[7] != nil { pending = RelayLogLocation(segment: Int(try number(7)), offset: Int64(try number(8))) }
+        return Checkpoint(
+            location: RelayLogLocation(segment: Int(try number(0)), offset: Int64(try number(1))),
+            source: SourcePosition(file: row[2] ?? "", position: try number(3)), gtid: gtid,
+            transactions: try number(5), commitMicroseconds: try number(6), pendingStatementEnd: pending)
+    }
+
+    /// The statement that marks a target transaction as the relay's: its first write, so a reader
+    /// of the target's binlog knows from the transaction's first row event that the relay made it.
+    func markerStatement(worker: Int = 0) -> [UInt8] {
+        var sql = SQLText()
+        sql.append("UPDATE ")
+        sql.append(qualifiedName)
+        sql.append(" SET marker = marker + 1 WHERE channel = ")
+        sql.appendQuoted(channel)
+        sql.append(" AND worker = ")
+        sql.append(worker)
+        return sql.bytes
+    }
+
+    /// Writes `checkpoint` (INSERT … ON DUPLICATE KEY UPDATE: the first one creates the row).
+    func writeStatement(_ checkpoint: Checkpoint, worker: Int = 0) -> [UInt8] {
+        var sql = SQLText()
+        sql.append("INSERT INTO ")
+        sql.append(qualifiedName)
+        sql.append(
+            " (channel, worker, log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us, pending_segment, pending_offset) VALUES ("
+        )
+        sql.appendQuoted(channel)
+        sql.append(",")
+        sql.append(worker)
+        sql.append(",")
+        sql.append(checkpoint.location.segment)
+        sql.append(",")
+        sql.append(checkpoint.location.offset)
+        sql.append(",")
+        sql.appendQuoted(checkpoint.source.file)
+        sql.append(",")
+        sql.append(unsigned: checkpoint.source.position)
+        sql.append(",")
+        sql.appendQuoted(checkpoint.gtid.description)
+        sql.append(",")
+        sql.append(unsigned: checkpoint.transactions)
+        sql.append(",")
+        sql.append(unsigned: checkpoint.commitMicroseconds)
+        sql.append(",")
+        if let pending = checkpoint.pendingStatementEnd {
+            sql.append(pending.segment)
+            sql.append(",")
+            sql.append(pending.offset)
+        } else {
+            sql.append("NULL,NULL")
+        }
+        sql.append(
+            ") ON DUPLICATE KEY UPDATE log_segment=VALUES(log_segment), log_offset=VALUES(log_offset), source_file=VALUES(source_file), source_position=VALUES(source_position), gtid_set=VALUES(gtid_set), transactions=VALUES(transactions), source_commit_us=VALUES(source_commit_us), pending_segment=VALUES(pending_segment), pending_offset=VALUES(pending_offset)"
+        )
+        return sql.bytes
+    }
+}

@@ -1,0 +1,207 @@
+import BinlogFormat
+
+/// Turns a row event into INSERT, UPDATE and DELETE statements on the target, by key.
+///
+/// - Inserts of one event go as multi-row INSERTs (split every ~`statementBytes`).
+/// - Updates go one statement a row: `SET` every logged after-image column, `WHERE` the key
+///   from the before-image (the whole before-image with `<=>` and `LIMIT 1` when the table has
+///   no usable key).
+/// - Deletes by a one-column key go as `DELETE … WHERE k IN (…)`; others one statement a row.
+/// Every statement says how many rows it must affect (see ``ApplyBatch``).
+struct RowStatements {
+    /// Where a multi-row statement is cut: well under any `max_allowed_packet`.
+    var statementBytes = 1 << 20
+
+    func write(
+        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+    ) throws(ApplierError) {
+        do throws(BinlogError) {
+            var rows = try event.rows()
+            switch event.kind {
+            case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
+            case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
+            case .delete: try writeDeletes(&rows, binding: binding, context: context, into: &batch)
+            }
+        } catch {
+            throw ApplierError(.decode, "a row of the event cannot be decoded: \(error)")
+        }
+    }
+
+    // MARK: - INSERT
+
+    private func writeInserts(
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+    ) throws(BinlogError) {
+        var open = false
+        var statementStart = 0
+        var count: UInt64 = 0
+        var header: [UInt8] = []
+        while let change = try rows.next() {
+            guard let image = change.after else { continue }
+            if !open {
+                if header.isEmpty { header = insertHeader(image, binding: binding) }
+                statementStart = batch.sql.count
+                batch.sql.append(header)
+                open = true
+            } else {
+                batch.sql.append(byte: UInt8(ascii: ","))
+            }
+            batch.sql.append(byte: UInt8(ascii: "("))
+            var first = true
+            var iterator = image.makeIterator()
+            while let (index, value) = try iterator.next() {
+                guard binding.writable[index] else { continue }
+                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
+                first = false
+                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+            }
+            batch.sql.append(byte: UInt8(ascii: ")"))
+            count += 1
+            batch.rowsInserted += 1
+            if batch.sql.count - statementStart >= statementBytes {
+                batch.endStatement(expecting: count, context: context)
+                open = false
+                count = 0
+            }
+        }
+        if open { batch.endStatement(expecting: count, context: context) }
+    }
+
+    private func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
+        var sql = SQLText()
+        sql.append("INSERT INTO ")
+        sql.append(binding.qualifiedName)
+        sql.append(" (")
+        var first = true
+        let present = image.present
+        for index in binding.columnNames.indices where present[index] && binding.writable[index] {
+            if !first { sql.append(byte: UInt8(ascii: ",")) }
+            first = false
+            sql.append(binding.columnNames[index])
+        }
+        sql.append(") VALUES ")
+        return sql.bytes
+    }
+
+    // MARK: - UPDATE
+
+    private func writeUpdates(
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+    ) throws(BinlogError) {
+        while let change = try rows.next() {
+            guard let before = change.before, let after = change.after else { continue }
+            batch.sql.append("UPDATE ")
+            batch.sql.append(binding.qualifiedName)
+            batch.sql.append(" SET ")
+            var first = true
+            var iterator = after.makeIterator()
+            while let (index, value) = try iterator.next() {
+                guard binding.writable[index] else { continue }
+                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
+                first = false
+                batch.sql.append(binding.columnNames[index])
+                batch.sql.append(byte: UInt8(ascii: "="))
+                if case .jsonDiff(let diff) = value {
+                    let name = String(decoding: binding.columnNames[index], as: UTF8.self)
+                    batch.sql.append(try diff.sqlExpression(column: name, lineSeparator: " "))
+                } else {
+                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+                }
+            }
+            let limit = try writeWhere(before, binding: binding, into: &batch.sql)
+            if limit { batch.sql.append(" LIMIT 1") }
+            batch.endStatement(expecting: 1, context: context)
+            batch.rowsUpdated += 1
+        }
+    }
+
+    /// ` WHERE …` finding the before-image's row; returns whether LIMIT 1 must follow (no key).
+    private func writeWhere(_ before: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
+        sql.append(" WHERE ")
+        let present = before.present
+        let useKey = !binding.key.isEmpty && binding.key.allSatisfy { present[$0] }
+        var first = true
+        var iterator = before.makeIterator()
+        while let (index, value) = try iterator.next() {
+            if useKey {
+                guard binding.key.contains(index) else { continue }
+            } else {
+                guard binding.comparable[index] else { continue }
+            }
+            if !first { sql.append(" AND ") }
+            first = false
+            sql.append(binding.columnNames[index])
+            sql.append(useKey ? "=" : "<=>")
+            try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &sql) }
+        }
+        if first { sql.append("1") }
+        return !useKey
+    }
+
+    // MARK: - DELETE
+
+    private func writeDeletes(
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+    ) throws(BinlogError) {
+        let singleKey = binding.key.count == 1 ? binding.key[0] : nil
+        var open = false
+        var statementStart = 0
+        var count: UInt64 = 0
+        while let change = try rows.next() {
+            guard let before = change.before else { continue }
+            if let keyColumn = singleKey, before.present[keyColumn] {
+                if !open {
+                    statementStart = batch.sql.count
+                    batch.sql.append("DELETE FROM ")
+                    batch.sql.append(binding.qualifiedName)
+                    batch.sql.append(" WHERE ")
+                    batch.sql.append(binding.columnNames[keyColumn])
+                    batch.sql.append(" IN (")
+                    open = true
+                } else {
+                    batch.sql.append(byte: UInt8(ascii: ","))
+                }
+                var iterator = before.makeIterator()
+                while let (index, value) = try iterator.next() {
+                    guard index == keyColumn else { continue }
+                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+                    break
+                }
+                count += 1
+                batch.rowsDeleted += 1
+                if batch.sql.count - statementStart >= statementBytes {
+                    batch.sql.append(byte: UInt8(ascii: ")"))
+                    batch.endStatement(expecting: count, context: context)
+                    open = false
+                    count = 0
+                }
+            } else {
+                if open {
+                    batch.sql.append(byte: UInt8(ascii: ")"))
+                    batch.endStatement(expecting: count, context: context)
+                    open = false
+                    count = 0
+                }
+                batch.sql.append("DELETE FROM ")
+                batch.sql.append(binding.qualifiedName)
+                let limit = try writeWhere(before, binding: binding, into: &batch.sql)
+                if limit { batch.sql.append(" LIMIT 1") }
+                batch.endStatement(expecting: 1, context: context)
+                batch.rowsDeleted += 1
+            }
+        }
+        if open {
+            batch.sql.append(byte: UInt8(ascii: ")"))
+            batch.endStatement(expecting: count, context: context)
+        }
+    }
+
+    /// Runs a literal writer inside a decoding loop, carrying its error out as a decode error.
+    private func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
+        do {
+            try body()
+        } catch {
+            throw BinlogError(.corrupt, error.message, offset: 0)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import BinlogFormat
+
+/// Writes column values as SQL literals that mean exactly what the binlog holds:
+///
+/// - strings, BLOBs, BINARY, GEOMETRY and VECTOR as hex literals (`X'…'`): the bytes go as they
+///   are, whatever the connection's or the column's character set (a binary string assigned to a
+///   character column is copied byte for byte);
+/// - integers in decimal with the signedness the table map or the target column gives, BIT, ENUM
+///   and SET as the numbers they are stored as (an ENUM index, a SET bitmask);
+/// - DECIMAL with all its digits; FLOAT widened to the double it equals and DOUBLE as the
+///   shortest text that reads back as the same double, so both parse back bit for bit;
+/// - temporal values as text in the column's own form; TIMESTAMP as UTC text, applied in a
+///   session whose `time_zone` is `+00:00`, so no local-time gap or fold can move it;
+/// - MySQL binary JSON as its text, as a utf8mb4 string.
+enum SQLLiteral {
+    /// Writes `value`; `unsigned` is what the table map or the target column says of an integer.
+    static func write(_ value: ColumnValue, unsigned: Bool, into sql: inout SQLText) throws(ApplierError) {
+        switch value {
+        case .null:
+            sql.append("NULL")
+        case .integer(let integer):
+            if unsigned || integer.isUnsigned == true {
+                sql.append(unsigned: integer.bits)
+            } else {
+                sql.bytes.appendPadded(Int(integer.signed), 0)
+            }
+        case .float(let float):
+            try writeFloatingPoint(Double(float), into: &sql)
+        case .double(let double):
+            try writeFloatingPoint(double, into: &sql)
+        case .decimal(let decimal):
+            decimal.write(into: &sql.bytes)
+        case .year(let year):
+            sql.append(year)
+        case .date(let date):
+            sql.appendQuoted(date.write)
+        case .time(let time):
+            sql.appendQuoted(time.write)
+        case .datetime(let datetime):
+            sql.appendQuoted(datetime.write)
+        case .timestamp(let timestamp):
+            writeTimestamp(timestamp, into: &sql)
+        case .string(let bytes), .blob(let bytes), .geometry(let bytes), .vector(let bytes):
+            sql.appendHex(bytes)
+        case .enumIndex(let index):
+            sql.append(index)
+        case .setBits(let bits):
+            sql.append(unsigned: bits)
+        case .bit(let bits, _):
+            sql.append(unsigned: bits)
+        case .json(let document):
+            var text: [UInt8] = []
+            do {
+                try JSONBinary.writeText(document, into: &text)
+            } catch {
+                throw ApplierError(.decode, "a JSON value cannot be read: \(error)")
+            }
+            sql.append("_utf8mb4")
+            text.withUnsafeBytes { sql.appendHex($0) }
+        case .jsonDiff:
+            // Only an UPDATE's SET writes a diff (RowStatements handles it): never a plain literal.
+            throw ApplierError(.decode, "a partial JSON update where a whole value was expected")
+        }
+    }
+
+    private static func writeFloatingPoint(_ value: Double, into sql: inout SQLText) throws(ApplierError) {
+        guard value.isFinite else { throw ApplierError(.decode, "a FLOAT/DOUBLE value is \(value), which SQL cannot hold") }
+        // Swift prints the shortest digits that read back as the same double ("1e-05", "0.1").
+        sql.append(value == 0 && value.sign == .minus ? "-0e0" : value.description)
+    }
+
+    /// TIMESTAMP as `'YYYY-MM-DD hh:mm:ss[.ffffff]'` in UTC; 0 is MySQL's zero timestamp.
+    static func writeTimestamp(_ timestamp: TimestampValue, into sql: inout SQLText) {
+        if timestamp.seconds == 0 && timestamp.microseconds == 0 {
+            sql.append("'0000-00-00 00:00:00'")
+            return
+        }
+        let seconds = Int(timestamp.seconds)
+        let (year, month, day) = civilDate(daysSinceEpoch: seconds / 86_400)
+        let timeOfDay = seconds % 86_400
+        let value = DateTimeValue(
+            year: year, month: month, day: day, hour: timeOfDay / 3600, minute: timeOfDay / 60 % 60,
+            second: timeOfDay % 60, microseconds: timestamp.microseconds, fractionalDigits: timestamp.fractionalDigits)
+        sql.appendQuoted(value.write)
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`,
+    /// "chrono-Compatible Low-Level Date Algorithms").
+    static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,88 @@
+import BinlogFormat
+
+/// A statement (or a batch of them) being written as bytes: the query goes to the server exactly
+/// as built here, so binary data never passes through a `String`.
+struct SQLText {
+    var bytes: [UInt8] = []
+
+    var count: Int { bytes.count }
+    var isEmpty: Bool { bytes.isEmpty }
+
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
+
+    mutating func append(byte: UInt8) { bytes.append(byte) }
+
+    mutating func append(_ value: some BinaryInteger) { bytes.appendPadded(Int(value), 0) }
+
+    mutating func append(unsigned value: UInt64) {
+        if value <= UInt64(Int.max) {
+            bytes.appendPadded(Int(value), 0)
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
+    }
+
+    /// `name` as a quoted identifier: backquotes, with a backquote inside doubled.
+    mutating func appendIdentifier(_ name: String) { bytes.append(contentsOf: SQLText.identifier(name)) }
+
+    static func identifier(_ name: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "`")]
+        for byte in name.utf8 {
+            out.append(byte)
+            if byte == UInt8(ascii: "`") { out.append(byte) }
+        }
+        out.append(UInt8(ascii: "`"))
+        return out
+    }
+
+    /// A string literal in single quotes for text the relay made (names, GTID sets): backslash and
+    /// quote escaped. Data from the binlog never goes this way (it is written in hex).
+    mutating func appendQuoted(_ text: String) {
+        bytes.append(UInt8(ascii: "'"))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "'"): bytes.append(contentsOf: [UInt8(ascii: "'"), UInt8(ascii: "'")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "0")])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "'"))
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// `X'…'`: a binary string with exactly these bytes, whatever the connection's character set.
+    mutating func appendHex(_ data: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "X"))
+        bytes.append(UInt8(ascii: "'"))
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: data.count * 2))
+        bytes.withUnsafeMutableBufferPointer { out in
+            Self.hexDigits.withUnsafeBufferPointer { digits in
+                var index = start
+                for byte in data {
+                    out[index] = digits[Int(byte >> 4)]
+                    out[index + 1] = digits[Int(byte & 0x0F)]
+                    index += 2
+                }
+            }
+        }
+        bytes.append(UInt8(ascii: "'"))
+    }
+
+    /// Text written by one of the value types' `write(into:)`, quoted.
+    mutating func appendQuoted(_ write: (inout [UInt8]) -> Void) {
+        bytes.append(UInt8(ascii: "'"))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "'"))
+    }
+}

@@ -1,0 +1,71 @@
+import MySQLClient
+
+/// A table as the target's `information_schema` describes it.
+struct TargetTable: Sendable {
+    struct Column: Sendable {
+        var name: String
+        /// `DATA_TYPE`, lower case: `int`, `varchar`, `json`, …
+        var dataType: String
+        var isUnsigned: Bool
+        /// A generated (virtual or stored) column: the server computes it, a statement may not set it.
+        var isGenerated: Bool
+        var isNullable: Bool
+    }
+
+    enum KeyKind: String, Sendable {
+        case primary = "primary key"
+        case unique = "unique not-null key"
+        case none = "no key"
+    }
+
+    var schema: String
+    var name: String
+    var columns: [Column]
+    /// Target column indexes of the key that identifies a row; empty for `.none`.
+    var key: [Int]
+    var keyKind: KeyKind
+
+    /// Reads a table's columns and keys; nil when the target has no such table.
+    static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
+        let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))'"
+        let columnRows = try connection.query(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE \(where_) ORDER BY ORDINAL_POSITION"
+        ).rows
+        guard !columnRows.isEmpty else { return nil }
+        let columns = columnRows.map { row in
+            let extra = (row[4] ?? "").uppercased()
+            return Column(
+                name: row[0] ?? "", dataType: (row[1] ?? "").lowercased(),
+                isUnsigned: (row[2] ?? "").lowercased().contains("unsigned"),
+                isGenerated: extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT")
+                    || extra.contains("STORED"),
+                isNullable: row[3] == "YES")
+        }
+        // Keys: the primary key, else the first unique key whose columns are all NOT NULL and whole
+        // (no prefix): such a key names exactly one row.
+        let keyRows = try connection.query(
+            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
+        ).rows
+        var indexes: [(name: String, columns: [String], usable: Bool)] = []
+        for row in keyRows where row[1] == "0" {
+            let name = row[0] ?? ""
+            let usable = row[3] == nil && (row[4] ?? "") != "YES"
+            if let last = indexes.last, last.name == name {
+                indexes[indexes.count - 1].columns.append(row[2] ?? "")
+                indexes[indexes.count - 1].usable = last.usable && usable
+            } else {
+                indexes.append((name, [row[2] ?? ""], usable))
+            }
+        }
+        var key: [Int] = []
+        var kind = KeyKind.none
+        if let chosen = indexes.first(where: { $0.usable }) {
+            let positions = chosen.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
+            if positions.count == chosen.columns.count, !positions.contains(where: { columns[$0].isGenerated && chosen.name != "PRIMARY" }) {
+                key = positions
+                kind = chosen.name == "PRIMARY" ? .primary : .unique
+            }
+        }
+        return TargetTable(schema: schema, name: table, columns: columns, key: key, keyKind: kind)
+    }
+}
