@@ -35,7 +35,7 @@ public final class Applier: @unchecked Sendable {
     private let frontier: LogFrontier
     private var logger: Logger
     private let checkpointTable: CheckpointTable
-    private let statements = RowStatements()
+    private var statements = RowStatements()
 
     // Per connection (reset by `resume`).
     private var connection: MySQLConnection?
@@ -149,6 +149,7 @@ public final class Applier: @unchecked Sendable {
                 maximumPacket = packet
             }
             batchBytes = max(64 << 10, min(configuration.batchBytes, maximumPacket / 4))
+            statements.targetIsMariaDB = connection.isMariaDB
             // The relay's changes go to the target's binlog as rows, like native replication's
             // (needs a privilege some users lack: then the target's own format stays).
             try? connection.execute("SET SESSION binlog_format = 'ROW'")

@@ -11,6 +11,28 @@ import BinlogFormat
 struct RowStatements {
     /// Where a multi-row statement is cut: well under any `max_allowed_packet`.
     var statementBytes = 1 << 20
+    /// The target is MariaDB (`SET STATEMENT … FOR`) rather than MySQL (`/*+ SET_VAR(…) */`).
+    var targetIsMariaDB = true
+
+    /// The session's sql_mode without STRICT_ALL_TABLES: for a statement that writes ENUM index 0
+    /// (the empty error value a non-strict source stores for an invalid member), which a strict
+    /// session refuses whatever literal carries it.
+    static let permissiveSQLMode = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
+
+    /// Makes the statement written from `start` (beginning with a 7-byte verb and a space,
+    /// `INSERT `/`UPDATE `) run without strict mode.
+    private func makePermissive(_ sql: inout SQLText, statementStart start: Int) {
+        if targetIsMariaDB {
+            sql.bytes.insert(contentsOf: "SET STATEMENT sql_mode='\(Self.permissiveSQLMode)' FOR ".utf8, at: start)
+        } else {
+            sql.bytes.insert(contentsOf: "/*+ SET_VAR(sql_mode='\(Self.permissiveSQLMode)') */ ".utf8, at: start + 7)
+        }
+    }
+
+    private static func isEnumZero(_ value: ColumnValue) -> Bool {
+        if case .enumIndex(0) = value { return true }
+        return false
+    }
 
     func write(
         _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
@@ -35,6 +57,7 @@ struct RowStatements {
         var open = false
         var statementStart = 0
         var count: UInt64 = 0
+        var permissive = false
         var header: [UInt8] = []
         while let change = try rows.next() {
             guard let image = change.after else { continue }
@@ -53,18 +76,24 @@ struct RowStatements {
                 guard binding.writable[index] else { continue }
                 if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
                 first = false
+                if Self.isEnumZero(value) { permissive = true }
                 try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
             }
             batch.sql.append(byte: UInt8(ascii: ")"))
             count += 1
             batch.rowsInserted += 1
             if batch.sql.count - statementStart >= statementBytes {
+                if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
                 batch.endStatement(expecting: count, context: context)
                 open = false
+                permissive = false
                 count = 0
             }
         }
-        if open { batch.endStatement(expecting: count, context: context) }
+        if open {
+            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
+            batch.endStatement(expecting: count, context: context)
+        }
     }
 
     private func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
@@ -90,6 +119,8 @@ struct RowStatements {
     ) throws(BinlogError) {
         while let change = try rows.next() {
             guard let before = change.before, let after = change.after else { continue }
+            let statementStart = batch.sql.count
+            var permissive = false
             batch.sql.append("UPDATE ")
             batch.sql.append(binding.qualifiedName)
             batch.sql.append(" SET ")
@@ -105,11 +136,13 @@ struct RowStatements {
                     let name = String(decoding: binding.columnNames[index], as: UTF8.self)
                     batch.sql.append(try diff.sqlExpression(column: name, lineSeparator: " "))
                 } else {
+                    if Self.isEnumZero(value) { permissive = true }
                     try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
                 }
             }
             let limit = try writeWhere(before, binding: binding, into: &batch.sql)
             if limit { batch.sql.append(" LIMIT 1") }
+            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
             batch.endStatement(expecting: 1, context: context)
             batch.rowsUpdated += 1
         }
