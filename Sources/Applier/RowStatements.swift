@@ -77,7 +77,7 @@ struct RowStatements {
                 if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
                 first = false
                 if Self.isEnumZero(value) { permissive = true }
-                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
             }
             batch.sql.append(byte: UInt8(ascii: ")"))
             count += 1
@@ -137,7 +137,7 @@ struct RowStatements {
                     batch.sql.append(try diff.sqlExpression(column: name, lineSeparator: " "))
                 } else {
                     if Self.isEnumZero(value) { permissive = true }
-                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
                 }
             }
             let limit = try writeWhere(before, binding: binding, into: &batch.sql)
@@ -165,7 +165,7 @@ struct RowStatements {
             first = false
             sql.append(binding.columnNames[index])
             sql.append(useKey ? "=" : "<=>")
-            try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &sql) }
+            try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &sql) }
         }
         if first { sql.append("1") }
         return !useKey
@@ -197,7 +197,7 @@ struct RowStatements {
                 var iterator = before.makeIterator()
                 while let (index, value) = try iterator.next() {
                     guard index == keyColumn else { continue }
-                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
+                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
                     break
                 }
                 count += 1

@@ -14,7 +14,10 @@ import BinlogFormat
 /// - MySQL binary JSON as its text, as a utf8mb4 string.
 enum SQLLiteral {
     /// Writes `value`; `unsigned` is what the table map or the target column says of an integer.
-    static func write(_ value: ColumnValue, unsigned: Bool, into sql: inout SQLText) throws(ApplierError) {
+    /// `padTo`: a fixed-length binary column's length (BINARY(n), INET4, INET6, UUID), whose values
+    /// the binlog holds without their trailing 0x00 bytes: written back to their full length, or
+    /// they would compare unequal to the stored value and INET6/UUID would refuse them.
+    static func write(_ value: ColumnValue, unsigned: Bool, padTo: Int = 0, into sql: inout SQLText) throws(ApplierError) {
         switch value {
         case .null:
             sql.append("NULL")
@@ -40,7 +43,9 @@ enum SQLLiteral {
             sql.appendQuoted(datetime.write)
         case .timestamp(let timestamp):
             writeTimestamp(timestamp, into: &sql)
-        case .string(let bytes), .blob(let bytes), .geometry(let bytes), .vector(let bytes):
+        case .string(let bytes):
+            sql.appendHex(bytes, padTo: padTo)
+        case .blob(let bytes), .geometry(let bytes), .vector(let bytes):
             sql.appendHex(bytes)
         case .enumIndex(let index):
             sql.append(index)

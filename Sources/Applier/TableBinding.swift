@@ -14,6 +14,9 @@ final class TableBinding {
     /// Per binlog column: written by INSERT/UPDATE (false for generated columns).
     let writable: [Bool]
     let unsigned: [Bool]
+    /// Per binlog column: the length a fixed-length binary value is padded to with 0x00 (the
+    /// binlog strips them), 0 for others. See ``SQLLiteral/write(_:unsigned:padTo:into:)``.
+    let padLength: [Int]
     /// Per binlog column: may appear in a WHERE that compares the whole row (not JSON or spatial:
     /// their equality is not byte equality).
     let comparable: [Bool]
@@ -72,6 +75,10 @@ final class TableBinding {
         unsigned = tableMap.columns.enumerated().map { index, column in
             column.isUnsigned ?? target.columns[mapping[index]].isUnsigned
         }
+        padLength = tableMap.columns.enumerated().map { index, column in
+            guard column.valueType == .string else { return 0 }
+            return Self.fixedBinaryTypes.contains(target.columns[mapping[index]].dataType) ? column.length : 0
+        }
         comparable = tableMap.columns.map { column in
             switch column.valueType {
             case .json, .geometry: false
@@ -82,6 +89,9 @@ final class TableBinding {
         let keyColumns = target.key.compactMap { targetIndex in mapping.firstIndex(of: targetIndex) }
         key = keyColumns.count == target.key.count ? keyColumns : []
     }
+
+    /// Target types whose values are fixed-length bytes padded with 0x00.
+    static let fixedBinaryTypes: Set<String> = ["binary", "inet4", "inet6", "uuid"]
 
     /// Whether a target column of `dataType` holds the source column's values unchanged.
     static func compatible(_ column: TableMap.Column, _ dataType: String) -> Bool {
