@@ -42,6 +42,7 @@ public final class Applier: @unchecked Sendable {
     private var maximumPacket = 16 << 20
     private var tables: [String: TargetTable] = [:]
     private var bindings: [String: TableBinding] = [:]
+    private var collations: [UInt32: (String, String)] = [:]
     private var batch = ApplyBatch()
     /// A target transaction is open (BEGIN and the marker sent, COMMIT not yet).
     private var targetTransactionOpen = false
@@ -61,6 +62,10 @@ public final class Applier: @unchecked Sendable {
         var skip: SkipReason?
         var sawTable = false
         var startLocation: RelayLogLocation?
+        /// Statements of this source transaction are in the batch.
+        var wroteStatements = false
+        /// SET statements for the next statement the source logged as text (INTVAR, RAND, USER_VAR).
+        var context: [String] = []
     }
 
     enum SkipReason { case relayMade, filtered }
@@ -164,10 +169,15 @@ public final class Applier: @unchecked Sendable {
     /// strict (an out-of-range value is an error, never a silent clip); zero dates, invalid dates
     /// and an explicit 0 in an AUTO_INCREMENT column allowed as the source allowed them; TIMESTAMPs
     /// written in UTC; foreign keys were checked on the source.
-    static let sessionSettings = """
+    static let rowSession = """
         SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION', \
-        time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, autocommit = 1
+        time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, \
+        character_set_client = utf8mb4, character_set_connection = utf8mb4, character_set_results = utf8mb4, \
+        timestamp = DEFAULT
         """
+    /// ``rowSession`` and autocommit, for a new connection (`SET autocommit = 1` inside a
+    /// transaction would not commit it, but nothing needs it there).
+    static let sessionSettings = rowSession + ", autocommit = 1"
 
     /// Connects, reads the checkpoint and positions the log reader after it.
     private func resume() throws(ApplierError) -> RelayLogReader {
@@ -175,6 +185,7 @@ public final class Applier: @unchecked Sendable {
         self.connection = connection
         tables.removeAll()
         bindings.removeAll()
+        collations.removeAll()
         batch.reset()
         targetTransactionOpen = false
         transaction = TransactionState()
@@ -336,6 +347,7 @@ public final class Applier: @unchecked Sendable {
             guard configuration.filter.includes(schema: map.schema, table: map.table) else { return nil }
             let binding = try binding(for: map, entry: entry)
             try openTargetTransaction()
+            transaction.wroteStatements = true
             let context = batch.addContext(
                 .init(
                     statement: rows.kind.statementName, table: binding.displayName, location: entry.location,
@@ -376,7 +388,13 @@ public final class Applier: @unchecked Sendable {
                     .unsupported,
                     "the source logged an INCIDENT (\(incident)): changes may be missing from its binlog; resync the target"),
                 entry)
-        case .xid, .intvar, .rand, .userVariable, .rowsQuery, .annotateRows, .loadData, .formatDescription, .rotate,
+        case .intvar(let intvar):
+            transaction.context.append(intvar.kind == 1 ? "SET LAST_INSERT_ID=\(intvar.value)" : "SET INSERT_ID=\(intvar.value)")
+        case .rand(let seed1, let seed2):
+            transaction.context.append("SET @@rand_seed1=\(seed1), @@rand_seed2=\(seed2)")
+        case .userVariable(let variable):
+            if transaction.skip == nil { transaction.context.append(try userVariableStatement(variable, entry: entry)) }
+        case .xid, .rowsQuery, .annotateRows, .loadData, .formatDescription, .rotate,
             .previousGTIDs, .mariadbGTIDList, .binlogCheckpoint, .heartbeat, .stop, .opaque:
             break
         }
@@ -386,14 +404,70 @@ public final class Applier: @unchecked Sendable {
     // MARK: - Statements
 
     /// A statement inside a transaction (SAVEPOINT, or DML the source logged as a statement): run
-    /// in the group, in order.
+    /// in the group, in order, in the session the source ran it in (default schema, sql_mode, time
+    /// zone, character set, timestamp, and the INSERT_ID, RAND seeds and user variables the source
+    /// logged for it), then back to the row session. A statement that commits by itself (the
+    /// CREATE TABLE of a CREATE TABLE … SELECT, which MariaDB and MySQL 8 log inside the
+    /// transaction holding its rows) goes through ``applyStatementCommittingInTransaction``.
     private func applyStatementInTransaction(_ query: QueryEvent, entry: RelayLogEntry) throws(ApplierError) {
-        guard transaction.skip == nil, configuration.filter.includes(schema: query.schemaName) else { return }
+        guard transaction.skip == nil else { return }
+        guard configuration.filter.includes(schema: query.schemaName) else {
+            transaction.context.removeAll()
+            return
+        }
+        if Self.commitsImplicitly(query.query) {
+            try applyStatementCommittingInTransaction(query, entry: entry)
+            return
+        }
+        let prologue = try statementPrologue(query, entry: entry)
         try openTargetTransaction()
+        transaction.wroteStatements = true
+        let target = configuration.filter.targetSchema(query.schemaName)
         let context = batch.addContext(
-            .init(statement: "statement", table: nil, location: entry.location, source: sourcePosition(of: entry)))
+            .init(statement: "statement", table: "schema `\(target)`", location: entry.location, source: sourcePosition(of: entry)))
+        for statement in prologue {
+            batch.sql.append(statement)
+            batch.endStatement(expecting: nil, context: context)
+        }
+        if !query.schemaName.isEmpty {
+            batch.sql.append("USE ")
+            batch.sql.appendIdentifier(target)
+            batch.endStatement(expecting: nil, context: context)
+        }
         batch.sql.bytes.append(contentsOf: query.query)
         batch.endStatement(expecting: nil, context: context)
+        batch.sql.append("USE ")
+        batch.sql.appendIdentifier(configuration.schema)
+        batch.endStatement(expecting: nil, context: context)
+        batch.sql.append(Self.rowSession)
+        batch.endStatement(expecting: nil, context: context)
+    }
+
+    /// The CREATE TABLE of a CREATE TABLE … SELECT: it commits by itself, so it cannot share a target
+    /// transaction with the rows that follow it. The group before it is committed (checkpoint at
+    /// the start of this source transaction), the statement is recorded as pending and run, and the
+    /// rows then go in a target transaction of their own whose checkpoint clears the mark. After a
+    /// crash in between, the statement runs again and "already exists" counts as done.
+    private func applyStatementCommittingInTransaction(_ query: QueryEvent, entry: RelayLogEntry) throws(ApplierError) {
+        guard !transaction.wroteStatements else {
+            var error = located(
+                ApplierError(
+                    .unsupported,
+                    "a statement that commits by itself follows changes inside the same source transaction; it cannot be applied atomically"),
+                entry)
+            error.statement = "DDL"
+            throw error
+        }
+        try commitGroup()
+        let end = entry.nextLocation
+        let rerun = committed.pendingStatementEnd == end
+        if !rerun {
+            var marked = pending!
+            marked.pendingStatementEnd = end
+            try commitStandalone(marked)
+        }
+        try runStatement(query, entry: entry, rerun: rerun)
+        status.update { $0.statementsApplied += 1 }
     }
 
     /// DDL (and other statements that commit by themselves): commit the group (checkpoint
@@ -401,7 +475,6 @@ public final class Applier: @unchecked Sendable {
     /// settings the source logged, then commit the checkpoint past it (``pending``).
     private func applyStandaloneStatement(_ query: QueryEvent, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
         try commitGroup(at: before)
-        guard let connection else { throw ApplierError(.connection, "not connected") }
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         if !rerun {
@@ -409,49 +482,7 @@ public final class Applier: @unchecked Sendable {
             marked.pendingStatementEnd = end
             try commitStandalone(marked)
         }
-        let settings: QueryStatusVariables
-        do {
-            settings = try query.statusVariables()
-        } catch {
-            throw located(ApplierError(.decode, "the statement's session settings cannot be decoded: \(error)"), entry)
-        }
-        let schema = query.schemaName
-        let target = configuration.filter.targetSchema(schema)
-        var sql = SQLText()
-        sql.append(Self.sessionStatement(for: settings))
-        sql.append(";USE ")
-        sql.appendIdentifier(schema.isEmpty ? configuration.schema : target)
-        sql.append(";")
-        sql.append(CheckpointTable.statementMarker)
-        sql.bytes.append(contentsOf: query.query)
-        let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-        if let error = outcome.error {
-            let statementIndex = outcome.affectedRows.count
-            if statementIndex == 1, error.number == 1049 {
-                // The default schema is gone on the target (dropped before this statement): run it
-                // without one, as it names what it changes.
-                try runWithoutDefaultSchema(query, settings: settings, entry: entry, rerun: rerun)
-            } else if rerun && statementIndex == 2 && Self.alreadyDone.contains(error.number) {
-                logger.notice(
-                    "a statement interrupted by a crash was already applied", metadata: ["at": "\(entry.location)", "error": "\(error)"])
-            } else {
-                var failure = located(
-                    ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error), entry)
-                failure.statement = statementIndex < 2 ? "session settings of a statement" : "DDL"
-                failure.table = "schema `\(target)`"
-                throw failure
-            }
-        }
-        // Back to the row session.
-        do {
-            try connection.execute("USE " + String(decoding: SQLText.identifier(configuration.schema), as: UTF8.self))
-            try connection.execute(Self.sessionSettings)
-        } catch {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot reset the session after a statement", server: error)
-        }
-        // The statement may have changed any table: read the target's schema again when needed.
-        tables.removeAll()
-        bindings.removeAll()
+        try runStatement(query, entry: entry, rerun: rerun)
         var done = pending!
         done.pendingStatementEnd = nil
         try commitStandalone(done)
@@ -463,22 +494,161 @@ public final class Applier: @unchecked Sendable {
         logger.debug("statement applied", metadata: ["at": "\(entry.location)", "checkpoint": "\(done.location)"])
     }
 
-    private func runWithoutDefaultSchema(
-        _ query: QueryEvent, settings: QueryStatusVariables, entry: RelayLogEntry, rerun: Bool
-    ) throws(ApplierError) {
+    /// Runs a statement that commits by itself, marked as the relay's, in the session the source
+    /// ran it in; then returns to the row session and forgets what it knew of the target's tables.
+    /// With `rerun` (it was pending when a crash came), "already done" errors count as done.
+    private func runStatement(_ query: QueryEvent, entry: RelayLogEntry, rerun: Bool) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
-        var sql = SQLText()
-        sql.append(Self.sessionStatement(for: settings))
-        sql.append(";")
-        sql.append(CheckpointTable.statementMarker)
-        sql.bytes.append(contentsOf: query.query)
-        let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-        if let error = outcome.error {
-            if rerun && outcome.affectedRows.count == 1 && Self.alreadyDone.contains(error.number) { return }
-            var failure = located(ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error), entry)
-            failure.statement = "DDL"
+        let prologue = try statementPrologue(query, entry: entry)
+        let target = configuration.filter.targetSchema(query.schemaName)
+        var withSchema = true
+        while true {
+            var sql = SQLText()
+            for statement in prologue {
+                sql.append(statement)
+                sql.append(";")
+            }
+            if withSchema {
+                sql.append("USE ")
+                sql.appendIdentifier(query.schemaName.isEmpty ? configuration.schema : target)
+                sql.append(";")
+            }
+            sql.append(CheckpointTable.statementMarker)
+            sql.bytes.append(contentsOf: query.query)
+            let statementIndex = prologue.count + (withSchema ? 1 : 0)
+            let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+            guard let error = outcome.error else { break }
+            let failed = outcome.affectedRows.count
+            if withSchema && failed == statementIndex - 1 && error.number == 1049 {
+                // The default schema is gone on the target (dropped before this statement): run it
+                // without one, as it names what it changes.
+                withSchema = false
+                continue
+            }
+            if rerun && failed == statementIndex && Self.alreadyDone.contains(error.number) {
+                logger.notice(
+                    "a statement interrupted by a crash was already applied", metadata: ["at": "\(entry.location)", "error": "\(error)"])
+                break
+            }
+            var failure = located(
+                ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error), entry)
+            failure.statement = failed < statementIndex ? "session settings of a statement" : "DDL"
+            failure.table = "schema `\(target)`"
             throw failure
         }
+        // Back to the row session.
+        do {
+            try connection.execute("USE " + String(decoding: SQLText.identifier(configuration.schema), as: UTF8.self))
+            try connection.execute(Self.rowSession)
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot reset the session after a statement", server: error)
+        }
+        // The statement may have changed any table: read the target's schema again when needed.
+        tables.removeAll()
+        bindings.removeAll()
+    }
+
+    /// The statements that put the session where the source's was for `query`: its settings, its
+    /// timestamp (NOW()), and the INSERT_ID, LAST_INSERT_ID, RAND seeds and user variables logged
+    /// before it (consumed here).
+    private func statementPrologue(_ query: QueryEvent, entry: RelayLogEntry) throws(ApplierError) -> [String] {
+        let settings: QueryStatusVariables
+        do {
+            settings = try query.statusVariables()
+        } catch {
+            throw located(ApplierError(.decode, "the statement's session settings cannot be decoded: \(error)"), entry)
+        }
+        var statements = [Self.sessionStatement(for: settings)]
+        let seconds = entry.header.timestamp
+        if seconds != 0 {
+            if let micro = settings.microseconds {
+                statements.append("SET TIMESTAMP=\(seconds).\(String(repeating: "0", count: 6 - String(micro).count))\(micro)")
+            } else {
+                statements.append("SET TIMESTAMP=\(seconds)")
+            }
+        }
+        statements += transaction.context
+        transaction.context.removeAll()
+        return statements
+    }
+
+    /// Whether a statement commits the transaction it runs in (DDL), from its first keyword.
+    static func commitsImplicitly(_ query: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        // Skip white space and comments (a leading /* … */ or the relay's marker).
+        while index < query.count {
+            let byte = query[index]
+            if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                index += 1
+            } else if byte == UInt8(ascii: "/"), index + 1 < query.count, query[index + 1] == UInt8(ascii: "*") {
+                index += 2
+                while index + 1 < query.count, !(query[index] == UInt8(ascii: "*") && query[index + 1] == UInt8(ascii: "/")) { index += 1 }
+                index += 2
+            } else {
+                break
+            }
+        }
+        var word: [UInt8] = []
+        while index < query.count, word.count < 10 {
+            let byte = query[index] | 0x20
+            guard byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") else { break }
+            word.append(byte)
+            index += 1
+        }
+        return ["create", "alter", "drop", "rename", "truncate"].contains(String(decoding: word, as: UTF8.self))
+    }
+
+    /// `SET @name := value` for a USER_VAR event.
+    private func userVariableStatement(_ variable: UserVariableEvent, entry: RelayLogEntry) throws(ApplierError) -> String {
+        let name = String(decoding: SQLText.identifier(String(decoding: variable.name, as: UTF8.self)), as: UTF8.self)
+        guard let type = variable.valueType else { return "SET @\(name) := NULL" }
+        let value = variable.value
+        func littleEndian() -> UInt64 {
+            var result: UInt64 = 0
+            for index in (0..<min(8, value.count)).reversed() { result = result << 8 | UInt64(value[index]) }
+            return result
+        }
+        switch type {
+        case 0:  // STRING_RESULT
+            var sql = SQLText()
+            sql.appendHex(value)
+            let hex = String(decoding: sql.bytes, as: UTF8.self)
+            guard let (charset, collation) = try collationName(variable.collation) else {
+                return "SET @\(name) := \(hex)"
+            }
+            return "SET @\(name) := CONVERT(\(hex) USING \(charset)) COLLATE \(collation)"
+        case 1:  // REAL_RESULT
+            let double = Double(bitPattern: littleEndian())
+            guard double.isFinite else { throw located(ApplierError(.decode, "a user variable holds \(double)"), entry) }
+            return "SET @\(name) := \(double)e0"
+        case 2:  // INT_RESULT
+            let bits = littleEndian()
+            return variable.flags & 1 != 0 ? "SET @\(name) := \(bits)" : "SET @\(name) := \(Int64(bitPattern: bits))"
+        case 4:  // DECIMAL_RESULT: precision, scale, binary decimal
+            guard value.count >= 2 else { throw located(ApplierError(.decode, "a DECIMAL user variable is truncated"), entry) }
+            let decimal = Decimal(
+                bytes: UnsafeRawBufferPointer(rebasing: value[2...]), precision: Int(value[0]), scale: Int(value[1]))
+            return "SET @\(name) := \(decimal.description)"
+        default:
+            throw located(ApplierError(.unsupported, "a user variable of type \(type) cannot be applied"), entry)
+        }
+    }
+
+    /// The target's character set and collation names for a collation id (read once per connection).
+    private func collationName(_ id: UInt32) throws(ApplierError) -> (String, String)? {
+        if collations.isEmpty {
+            guard let connection else { throw ApplierError(.connection, "not connected") }
+            do {
+                for row in try connection.query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS").rows {
+                    if let id = row[0].flatMap({ UInt32($0) }), let charset = row[1] ?? nil, let collation = row[2] ?? nil {
+                        collations[id] = (charset, collation)
+                    }
+                }
+            } catch {
+                throw ApplierError(error.isTransient ? .connection : .target, "cannot read the target's collations", server: error)
+            }
+        }
+        return collations[id]
     }
 
     /// Errors that mean a DDL statement already took effect (it ran before a crash took its checkpoint).
