@@ -237,6 +237,12 @@ public final class Applier: @unchecked Sendable {
     // MARK: - The loop
 
     private func applyUntilDone() throws(ApplierError) {
+        // Nothing is opened before the log holds a durable transaction: until then its first
+        // segment may not exist, or exist without its header.
+        while frontier.durable == nil {
+            if stopFlag.isSet || frontier.isFinished { return }
+            usleep(2_000)
+        }
         let reader = try resume()
         while true {
             let end = frontier.durable
