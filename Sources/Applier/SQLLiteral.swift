@@ -6,7 +6,7 @@ import BinlogFormat
 ///   are, whatever the connection's or the column's character set (a binary string assigned to a
 ///   character column is copied byte for byte);
 /// - integers in decimal with the signedness the table map or the target column gives, BIT, ENUM
-///   and SET as the numbers they are stored as (an ENUM index, a SET bitmask);
+///   and SET as the numbers they are stored as (an ENUM index, a SET bitmask, read as signed);
 /// - DECIMAL with all its digits; FLOAT widened to the double it equals and DOUBLE as the
 ///   shortest text that reads back as the same double, so both parse back bit for bit;
 /// - temporal values as text in the column's own form; TIMESTAMP as UTC text, applied in a
@@ -50,7 +50,10 @@ enum SQLLiteral {
         case .enumIndex(let index):
             sql.append(index)
         case .setBits(let bits):
-            sql.append(unsigned: bits)
+            // As the signed number a SET column's value reads as: a 64-member SET with its last
+            // member compares unequal to 9223372036854775809 but equal to -9223372036854775807
+            // (storing either gives the same members).
+            sql.bytes.appendPadded(Int(Int64(bitPattern: bits)), 0)
         case .bit(let bits, _):
             sql.append(unsigned: bits)
         case .json(let document):
