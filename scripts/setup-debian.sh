@@ -3,7 +3,7 @@
 # Runs apt-get as root, or through sudo for other users.
 set -euo pipefail
 
-packages=(libmariadb-dev libssl-dev zlib1g-dev libzstd-dev pkg-config python3 zstd mariadb-client mariadb-server openssl strace)
+packages=(libmariadb-dev libssl-dev zlib1g-dev libzstd-dev pkg-config python3 zstd mariadb-client mariadb-server openssl strace sysbench)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

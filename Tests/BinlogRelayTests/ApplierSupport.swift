@@ -71,7 +71,7 @@ final class ApplyPair: @unchecked Sendable {
             ["apply", "--log-dir", log.path, "--until-end", "--target-url", targetURL ?? self.targetURL()] + extra,
             environment: environment, output: output("apply"))
         let code = process.wait(seconds: 180)
-        if code == nil { process.signal(SIGKILL) }
+        if code == nil { process.killIfRunning() }
         return (code, process.output)
     }
 
@@ -192,7 +192,7 @@ enum Replication {
             if let row = try? CheckpointRow.read(target, channel: channel), gtidItems(row.gtidSet) == wanted {
                 return true
             }
-            if let relay, relay.wait(seconds: 0) != nil { return false }
+            if let relay, !relay.isRunning { return false }
             Thread.sleep(forTimeInterval: 0.1)
         }
         return false

@@ -46,7 +46,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// Waits up to `seconds`; nil if still running.
     public func wait(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        while true {
+            if let exitStatus { return exitStatus }
             var status: Int32 = 0
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid {
@@ -54,9 +55,20 @@ public final class ChildProcess: @unchecked Sendable {
                 exitStatus = code
                 return code
             }
+            if Date() >= deadline { return nil }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        return nil
+    }
+
+    /// Still running (not yet reaped).
+    public var isRunning: Bool { wait(seconds: 0) == nil }
+
+    /// Kills the process with SIGKILL and reaps it, if it is still running (never signals a pid
+    /// already reaped, which the system may have given to another process).
+    public func killIfRunning() {
+        guard isRunning else { return }
+        signal(SIGKILL)
+        wait()
     }
 
     public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
