@@ -212,7 +212,10 @@ public final class Applier: @unchecked Sendable {
             logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
         }
         committed = checkpoint
+        // A statement the checkpoint marks as pending is settled when it is read again (see
+        // `applyStandaloneStatement`); the checkpoints written from here on do not carry the mark.
         pending = checkpoint
+        pending.pendingStatementEnd = nil
         stream = StreamState(source: checkpoint!.source, gtid: checkpoint!.gtid)
         decoder = BinlogDecoder()
         if let format = reader.formatDescription {
