@@ -100,7 +100,10 @@ public final class MySQLConnection {
         let code: MySQLError.Code
         switch number {
         case 1045, 1044, 1698, 1227, 1251: code = .authentication
-        case 2026: code = .tls
+        // CR_SSL_CONNECTION_ERROR: while connecting, TLS could not be set up (or the certificate is
+        // not trusted); on an established connection it is the connection breaking ("TLS/SSL
+        // error: unexpected eof while reading" when the server shuts down), which a reconnect cures.
+        case 2026: code = operation.hasPrefix("connect") ? .tls : .connection
         case 2002, 2003, 2005, 2006, 2013, 2055: code = .connection
         case 1236: code = .server  // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged or missing position
         default:
