@@ -53,6 +53,8 @@ public final class Applier: @unchecked Sendable {
     private var stream = StreamState()
     private var decoder = BinlogDecoder()
     private var batchStarted: ContinuousClock.Instant?
+    /// A resume succeeded since the last failure.
+    private var resumed = false
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
 
@@ -94,6 +96,12 @@ public final class Applier: @unchecked Sendable {
                 return
             } catch {
                 close()
+                // The backoff starts again after a connection that worked (a restart next week
+                // waits half a second, not the delay the last outage grew to).
+                if resumed {
+                    resumed = false
+                    delay = configuration.retryDelay
+                }
                 status.update {
                     $0.errors += 1
                     $0.lastError = error.description
@@ -221,6 +229,7 @@ public final class Applier: @unchecked Sendable {
         if let format = reader.formatDescription {
             format.withUnsafeBytes { bytes in _ = try? decoder.decode(bytes, at: 0) }
         }
+        resumed = true
         status.update {
             $0.connected = true
             $0.applied = checkpoint
@@ -776,7 +785,8 @@ public final class Applier: @unchecked Sendable {
             var code: ApplierError.Code = serverError.isTransient ? .connection : .target
             if [1062, 1032].contains(serverError.number) { code = .divergence }
             if serverError.number == 1205 || serverError.number == 1213 { code = .target }
-            var error = ApplierError(code, "the target refused a statement", server: serverError)
+            let what = code == .connection ? "the connection to the target broke" : "the target refused a statement"
+            var error = ApplierError(code, what, server: serverError)
             if let context { error.apply(context) }
             throw error
         }
