@@ -10,6 +10,8 @@ final class ApplyPair: @unchecked Sendable {
     let certificates: TestCertificates
     let source: MariaDBSandbox
     let target: MariaDBSandbox
+    /// A temporary directory holding the log and the programs' output.
+    let work: URL
     let log: URL
     /// The target's mariadbd options (TLS, server id 2), for restarting it.
     let targetOptions: [String]
@@ -19,14 +21,15 @@ final class ApplyPair: @unchecked Sendable {
         source = try MariaDBSandbox.start(sourceOptions)
         self.targetOptions = certificates.serverOptions + ["--server-id=2"] + targetOptions
         target = try MariaDBSandbox.start(self.targetOptions)
-        log = SourceRelayTests.temporaryDirectory("apply-log")
+        work = SourceRelayTests.temporaryDirectory("apply")
+        log = work.appendingPathComponent("log")
     }
 
     func stop() {
         source.stop()
         target.stop()
         certificates.remove()
-        try? FileManager.default.removeItem(at: log)
+        try? FileManager.default.removeItem(at: work)
     }
 
     var sourceURL: String { "mysql://root@127.0.0.1:\(source.port)?ssl-mode=DISABLED" }
@@ -39,7 +42,7 @@ final class ApplyPair: @unchecked Sendable {
     }
 
     private func output(_ name: String) -> String {
-        log.deletingLastPathComponent().appendingPathComponent("\(log.lastPathComponent)-\(name)-\(UUID().uuidString.prefix(6)).out").path
+        work.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).out").path
     }
 
     /// `binlog-relay run` from the source into the log and, with `targetURL`, onto the target.
@@ -220,5 +223,57 @@ extension Array where Element == String {
     var summary: String {
         let shown = prefix(20).joined(separator: "\n")
         return count > 20 ? shown + "\n… \(count - 20) more" : shown
+    }
+}
+
+/// Runs numbered transactions on a server from a thread of its own until stopped (or `limit`),
+/// pausing `pause` after each so the workload spans the test's events.
+final class PacedWriter: @unchecked Sendable {
+    let server: MariaDBSandbox
+    let transaction: @Sendable (Int) -> [String]
+    let pause: Double
+    let limit: Int
+    private let lock = NSLock()
+    private var stopRequested = false
+    private var done = 0
+    private var failure: (any Error)?
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(server: MariaDBSandbox, pause: Double = 0.002, limit: Int = .max, transaction: @escaping @Sendable (Int) -> [String]) {
+        self.server = server
+        self.pause = pause
+        self.limit = limit
+        self.transaction = transaction
+    }
+
+    var count: Int { lock.withLock { done } }
+    var error: (any Error)? { lock.withLock { failure } }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            do {
+                let connection = try server.connect()
+                var index = 0
+                while index < limit && !lock.withLock({ stopRequested }) {
+                    for statement in transaction(index) { try connection.execute(statement) }
+                    index += 1
+                    lock.withLock { done = index }
+                    if pause > 0 { Thread.sleep(forTimeInterval: pause) }
+                }
+                connection.close()
+            } catch {
+                lock.withLock { failure = error }
+            }
+            finished.signal()
+        }
+    }
+
+    /// Asks the writer to stop after its current transaction and waits for it.
+    func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { stopRequested = true }
+            return !stopRequested
+        }
+        if first { finished.wait() }
     }
 }

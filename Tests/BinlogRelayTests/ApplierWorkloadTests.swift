@@ -50,7 +50,7 @@ struct ApplierWorkloadTests {
         defer { relay.killIfRunning() }
         let load = try ChildProcess(
             Self.sysbench, Self.sysbenchArguments(pair.source, "run", ["--threads=4", "--time=6", "--rate=500", "--report-interval=0"]),
-            output: pair.log.path + "-sysbench.out")
+            output: pair.work.appendingPathComponent("sysbench.out").path)
         defer { load.killIfRunning() }
         let admin = try pair.source.connect()
         try admin.execute("USE sbtest")
