@@ -235,6 +235,7 @@ final class PacedWriter: @unchecked Sendable {
     let limit: Int
     private let lock = NSLock()
     private var stopRequested = false
+    private var joined = false
     private var done = 0
     private var failure: (any Error)?
     private let finished = DispatchSemaphore(value: 0)
@@ -270,9 +271,15 @@ final class PacedWriter: @unchecked Sendable {
 
     /// Asks the writer to stop after its current transaction and waits for it.
     func stop() {
+        lock.withLock { stopRequested = true }
+        join()
+    }
+
+    /// Waits until the writer has finished (its limit reached, stopped, or failed).
+    func join() {
         let first = lock.withLock { () -> Bool in
-            defer { stopRequested = true }
-            return !stopRequested
+            defer { joined = true }
+            return !joined
         }
         if first { finished.wait() }
     }
