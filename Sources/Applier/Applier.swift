@@ -718,11 +718,14 @@ public final class Applier: @unchecked Sendable {
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
         batch.sql.append(checkpointTable.writeStatement(checkpoint))
         batch.endStatement(expecting: nil, context: context)
-        batch.add("COMMIT", context: context)
         try send(committing: checkpoint)
     }
 
-    /// Sends the gathered statements in one round trip and checks what each did.
+    /// Sends the gathered statements in one round trip and checks what each did; with a
+    /// checkpoint, then commits. The COMMIT goes only after the check: in one round trip with the
+    /// statements, the server would commit a transaction whose UPDATE found no row (not an error
+    /// to the server) together with its checkpoint and everything after it, before the applier
+    /// could see the row counts and stop.
     private func send(committing checkpoint: Checkpoint?) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         guard batch.byteCount < maximumPacket else {
@@ -733,7 +736,24 @@ public final class Applier: @unchecked Sendable {
         }
         let started = ContinuousClock.now
         let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-        try check(outcome)
+        do {
+            try check(outcome)
+        } catch {
+            // Never leave the failed group open for a later COMMIT (a reconnect rolls it back too).
+            if outcome.error == nil { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        if checkpoint != nil {
+            do {
+                try connection.execute("COMMIT")
+            } catch {
+                var failure = ApplierError(
+                    error.isTransient ? .connection : .target, "the target did not commit a transaction", server: error)
+                failure.statement = "COMMIT"
+                failure.location = checkpoint?.location
+                throw failure
+            }
+        }
         let elapsed = ContinuousClock.now - started
         let done = batch
         status.update {
