@@ -363,7 +363,14 @@ public final class Applier: @unchecked Sendable {
             }
             if map.schema == configuration.schema { return nil }
             guard configuration.filter.includes(schema: map.schema, table: map.table) else { return nil }
-            let binding = try binding(for: map, entry: entry)
+            let binding: TableBinding
+            do {
+                binding = try self.binding(for: map, entry: entry)
+            } catch {
+                var error = error
+                if error.statement == nil { error.statement = rows.kind.statementName }
+                throw error
+            }
             try openTargetTransaction()
             transaction.wroteStatements = true
             let context = batch.addContext(
