@@ -526,6 +526,21 @@ public final class Applier: @unchecked Sendable {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         let prologue = try statementPrologue(query, entry: entry)
         let target = configuration.filter.targetSchema(query.schemaName)
+        var text = Array(query.query)
+        if target != query.schemaName {
+            switch DatabaseStatement.rewrite(query.query, from: query.schemaName, to: target) {
+            case .unchanged: break
+            case .rewritten(let rewritten): text = rewritten
+            case .unreadable:
+                var error = located(
+                    ApplierError(
+                        .unsupported,
+                        "a database statement under the schema rename \(query.schemaName)=\(target) does not say which database it changes in a form the applier reads; apply it on the target by hand"),
+                    entry)
+                error.statement = "DDL"
+                throw error
+            }
+        }
         var withSchema = true
         while true {
             var sql = SQLText()
@@ -539,7 +554,7 @@ public final class Applier: @unchecked Sendable {
                 sql.append(";")
             }
             sql.append(CheckpointTable.statementMarker)
-            sql.bytes.append(contentsOf: query.query)
+            sql.bytes.append(contentsOf: text)
             let statementIndex = prologue.count + (withSchema ? 1 : 0)
             let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
             guard let error = outcome.error else { break }
