@@ -573,7 +573,7 @@ public final class Applier: @unchecked Sendable {
                     ])
             }
         }
-        batch.reset()
+        batch.reset(keepingTransactionCount: checkpoint == nil)
     }
 
     /// Compares what each statement did with what it had to do.

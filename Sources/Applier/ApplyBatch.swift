@@ -30,11 +30,13 @@ struct ApplyBatch {
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
 
-    mutating func reset() {
+    /// Empties the batch after a send; a send inside a target transaction (a piece of a large one)
+    /// keeps the count of source transactions the open target transaction will commit.
+    mutating func reset(keepingTransactionCount: Bool = false) {
         sql.removeAll()
         expectations.removeAll(keepingCapacity: true)
         contexts.removeAll(keepingCapacity: true)
-        transactionsEnded = 0
+        if !keepingTransactionCount { transactionsEnded = 0 }
         rowsInserted = 0
         rowsUpdated = 0
         rowsDeleted = 0

@@ -88,15 +88,26 @@ struct RowStatements {
     private func writeUpdates(
         _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
     ) throws(BinlogError) {
+        // The before-image's stored bytes per column: an after-image column with the same bytes
+        // did not change and is left out of SET (less to parse, no secondary index touched).
+        var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
+        var beforeNull = [Bool](repeating: false, count: binding.columnNames.count)
         while let change = try rows.next() {
             guard let before = change.before, let after = change.after else { continue }
+            for index in beforeBytes.indices { beforeBytes[index] = nil }
+            var scan = before.makeIterator()
+            while let (index, value, bytes) = try scan.nextWithBytes() {
+                beforeBytes[index] = bytes
+                beforeNull[index] = value.isNull
+            }
             batch.sql.append("UPDATE ")
             batch.sql.append(binding.qualifiedName)
             batch.sql.append(" SET ")
             var first = true
             var iterator = after.makeIterator()
-            while let (index, value) = try iterator.next() {
+            while let (index, value, bytes) = try iterator.nextWithBytes() {
                 guard binding.writable[index] else { continue }
+                if let old = beforeBytes[index], beforeNull[index] == value.isNull, old.elementsEqual(bytes) { continue }
                 if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
                 first = false
                 batch.sql.append(binding.columnNames[index])
@@ -107,6 +118,13 @@ struct RowStatements {
                 } else {
                     try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
                 }
+            }
+            if first {
+                // Nothing changed: still find the row (a missing one means the copy diverged).
+                let column = binding.key.first ?? binding.writable.firstIndex(of: true) ?? 0
+                batch.sql.append(binding.columnNames[column])
+                batch.sql.append(byte: UInt8(ascii: "="))
+                batch.sql.append(binding.columnNames[column])
             }
             let limit = try writeWhere(before, binding: binding, into: &batch.sql)
             if limit { batch.sql.append(" LIMIT 1") }
