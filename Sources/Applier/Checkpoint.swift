@@ -70,15 +70,17 @@ struct CheckpointTable {
             """)
     }
 
-    /// The channel's checkpoint, or nil when it has never applied anything.
-    func read(from connection: MySQLConnection, worker: Int = 0) throws(ApplierError) -> Checkpoint? {
+    /// The channel's checkpoint, or nil when it has never applied anything. With parallel apply
+    /// each worker has a row; groups commit in source order, so the row furthest along is the
+    /// target's position.
+    func read(from connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
         let result: MySQLResult
         do {
             result = try connection.query(
                 """
                 SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
                   pending_segment, pending_offset FROM \(qualifiedName)
-                WHERE channel = '\(connection.escape(channel))' AND worker = \(worker)
+                WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
                 """)
         } catch {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot read the checkpoint", server: error)

@@ -56,6 +56,7 @@ struct RowStatements {
                 try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], into: &batch.sql) }
             }
             batch.sql.append(byte: UInt8(ascii: ")"))
+            if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
             count += 1
             batch.rowsInserted += 1
             if batch.sql.count - statementStart >= statementBytes {
@@ -130,6 +131,10 @@ struct RowStatements {
             if limit { batch.sql.append(" LIMIT 1") }
             batch.endStatement(expecting: 1, context: context)
             batch.rowsUpdated += 1
+            if batch.collectsKeys {
+                try addKeys(before, binding: binding, into: &batch)
+                try addKeys(after, binding: binding, into: &batch, partialImage: true)
+            }
         }
     }
 
@@ -167,6 +172,7 @@ struct RowStatements {
         var count: UInt64 = 0
         while let change = try rows.next() {
             guard let before = change.before else { continue }
+            if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
             if let keyColumn = singleKey, before.present[keyColumn] {
                 if !open {
                     statementStart = batch.sql.count
@@ -211,6 +217,42 @@ struct RowStatements {
         if open {
             batch.sql.append(byte: UInt8(ascii: ")"))
             batch.endStatement(expecting: count, context: context)
+        }
+    }
+
+    /// Adds the row's write set to the batch: a hash of each unique key's value (the table alone
+    /// for a table without one, which then conflicts with every write to it).
+    /// `partialImage`: an update's after-image, which may leave out key columns that did not
+    /// change (the before-image's hashes cover those).
+    private func addKeys(
+        _ image: RowImage, binding: TableBinding, into batch: inout ApplyBatch, partialImage: Bool = false
+    ) throws(BinlogError) {
+        guard !binding.uniqueKeys.isEmpty else {
+            batch.keys.append(binding.tableHash)
+            return
+        }
+        var values = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
+        var iterator = image.makeIterator()
+        while let (index, _, bytes) = try iterator.nextWithBytes() { values[index] = bytes }
+        for (number, key) in binding.uniqueKeys.enumerated() {
+            var hasher = Hasher()
+            hasher.combine(binding.tableHash)
+            hasher.combine(number)
+            var complete = true
+            for column in key {
+                guard let bytes = values[column] else {
+                    complete = false
+                    break
+                }
+                hasher.combine(bytes.count)
+                hasher.combine(bytes: bytes)
+            }
+            if complete {
+                batch.keys.append(hasher.finalize())
+            } else if !partialImage {
+                // A key the image does not hold whole: the table as a whole.
+                batch.keys.append(binding.tableHash)
+            }
         }
     }
 
