@@ -51,6 +51,7 @@ public final class Applier: @unchecked Sendable {
     private var transaction = TransactionState()
     private var stream = StreamState()
     private var decoder = BinlogDecoder()
+    private var reader: RelayLogReader?
     private var batchStarted: ContinuousClock.Instant?
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
@@ -230,6 +231,21 @@ public final class Applier: @unchecked Sendable {
             checkpoint = first
             logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
         }
+        if let expected = checkpoint?.logFingerprint {
+            let found: UInt32
+            do {
+                found = try reader.fingerprint(before: checkpoint!.location)
+            } catch {
+                throw ApplierError(.log, "cannot read the local log at the target's checkpoint \(checkpoint!.location): \(error)")
+            }
+            guard found == expected else {
+                throw ApplierError(
+                    .log,
+                    "the local log is not the one the target's checkpoint (channel '\(configuration.channel)', relay log \(checkpoint!.location), source \(checkpoint!.source)) was written from: its bytes before that location differ. Applying it would skip or repeat changes. Use the log this target was fed from, or give this log its own --channel on a target that does not hold these changes yet"
+                )
+            }
+        }
+        self.reader = reader
         committed = checkpoint
         pending = checkpoint
         if configuration.workers > 1 {
@@ -579,7 +595,8 @@ public final class Applier: @unchecked Sendable {
     /// Commits the group with its checkpoint (nothing to do when no statement is gathered).
     private func commitGroup(at checkpoint: Checkpoint? = nil) throws(ApplierError) {
         guard targetTransactionOpen else { return }
-        let checkpoint = checkpoint ?? pending!
+        var checkpoint = checkpoint ?? pending!
+        checkpoint.logFingerprint = try fingerprint(checkpoint.location)
         if let pool, !groupOnThisConnection {
             // Parallel: the group goes to its worker, with what it depends on.
             var commit = SQLText()
@@ -656,6 +673,8 @@ public final class Applier: @unchecked Sendable {
     /// Writes a checkpoint in a transaction of its own (the marker first, as every relay transaction).
     private func commitStandalone(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        var checkpoint = checkpoint
+        if checkpoint.logFingerprint == nil { checkpoint.logFingerprint = try fingerprint(checkpoint.location) }
         var sql = SQLText()
         sql.append("BEGIN;")
         sql.append(checkpointTable.markerStatement(worker: worker))
@@ -702,6 +721,15 @@ public final class Applier: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    private func fingerprint(_ location: RelayLogLocation) throws(ApplierError) -> UInt32? {
+        guard let reader else { return nil }
+        do {
+            return try reader.fingerprint(before: location)
+        } catch {
+            throw ApplierError(.log, "cannot read the local log at \(location): \(error)")
+        }
+    }
 
     private func sourcePosition(of entry: RelayLogEntry) -> SourcePosition {
         let end = UInt64(entry.header.logPosition)

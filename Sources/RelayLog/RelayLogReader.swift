@@ -106,6 +106,19 @@ public final class RelayLogReader {
             bytes: event, header: header, location: start, nextLocation: location, isRelayMade: relayMade != nil)
     }
 
+    /// A CRC32 of the (up to 4 KiB of) bytes just before `location` in its segment. The applier
+    /// keeps it with its checkpoint: the log is append-only, so the same log gives the same value
+    /// for as long as the segment exists, and a different log (a directory made anew from another
+    /// start) almost surely another, before anything is applied from the wrong place.
+    public func fingerprint(before location: RelayLogLocation) throws(RelayLogError) -> UInt32 {
+        try open(location.segment, through: location.offset)
+        guard let region else { return 0 }
+        let end = Int(location.offset)
+        let start = max(0, end - 4096)
+        guard end <= region.bytes.count else { return 0 }
+        return crc32(UnsafeRawBufferPointer(rebasing: region.bytes[start..<end]))
+    }
+
     /// Maps segment `number` (whole, or at least `through` bytes of it).
     private func open(_ number: Int, through limit: Int64?) throws(RelayLogError) {
         if openSegment == number, let region, limit.map({ Int64(region.bytes.count) >= $0 }) ?? true {
