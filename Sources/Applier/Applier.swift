@@ -459,6 +459,12 @@ public final class Applier: @unchecked Sendable {
         try openTargetTransaction()
         let context = batch.addContext(
             .init(statement: "statement", table: nil, location: entry.location, source: sourcePosition(of: entry)))
+        if !query.schemaName.isEmpty {
+            // Its unqualified names are in its default schema (the row statements name theirs).
+            batch.sql.append("USE ")
+            batch.sql.appendIdentifier(configuration.filter.targetSchema(query.schemaName))
+            batch.endStatement(expecting: nil, context: context)
+        }
         batch.sql.bytes.append(contentsOf: query.query)
         batch.endStatement(expecting: nil, context: context)
     }

@@ -33,6 +33,8 @@ public final class RelayLogReader {
     private var descriptor: FileDescriptor?
     private var region: MappedRegion?
     private var openSegment: Int?
+    /// Where pages before were last given back (see ``MappedRegion/release(before:)``).
+    private var releasedBefore: Int64 = 0
 
     /// - Parameters:
     ///   - directory: the log directory.
@@ -101,6 +103,11 @@ public final class RelayLogReader {
             location = RelayLogLocation(segment: location.segment + 1, offset: 4)
         } else {
             location.offset += Int64(size)
+            // The previous event's bytes are still the caller's until the next call: keep a margin.
+            if location.offset - releasedBefore >= 64 << 20 {
+                region.release(before: Int(location.offset) - (16 << 20))
+                releasedBefore = location.offset
+            }
         }
         return RelayLogEntry(
             bytes: event, header: header, location: start, nextLocation: location, isRelayMade: relayMade != nil)
@@ -147,6 +154,7 @@ public final class RelayLogReader {
         }
         region = nil
         region = try MappedRegion(descriptor, count: Int(size), path: path)
+        releasedBefore = 0
         let bytes = region!.bytes
         guard bytes.count >= 4, bytes.prefix(4).elementsEqual(Segment.magic) else {
             throw RelayLogError(.corrupt, "the segment does not start with the binlog magic", path: path.string)
