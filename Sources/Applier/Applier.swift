@@ -293,6 +293,12 @@ public final class Applier: @unchecked Sendable {
                 }
                 guard let entry else { continue }
                 try handle(entry)
+                // Asked to stop while a backlog is being applied: at the next transaction end.
+                if stopFlag.isSet && !transaction.open && stream.isAtBoundary {
+                    try commitGroup()
+                    try pool?.drain()
+                    return
+                }
                 continue
             }
             // Everything durable is read: commit what is gathered, then wait for more.
