@@ -86,6 +86,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ApplierTests",
+            dependencies: ["Applier", "BinlogFormat"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MySQLClientTests",
             dependencies: ["MySQLClient", "BinlogFormat", "TestSupport"],
             swiftSettings: swiftSettings

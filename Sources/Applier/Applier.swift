@@ -52,11 +52,23 @@ public final class Applier: @unchecked Sendable {
     private var transaction = TransactionState()
     private var stream = StreamState()
     private var decoder = BinlogDecoder()
+    private var reader: RelayLogReader?
     private var batchStarted: ContinuousClock.Instant?
     /// A resume succeeded since the last failure.
     private var resumed = false
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
+
+    // Parallel apply (``ApplierConfiguration/workers`` > 1).
+    private var pool: WorkerPool?
+    private var history = WriteSetHistory()
+    /// The checkpoint row the open group writes: its worker's (0: this connection's).
+    private var groupWorker = 0
+    /// The open group's statements were partly sent on this connection (a large transaction):
+    /// it commits here.
+    private var groupOnThisConnection = false
+    /// After a lock conflict between workers: groups left to apply one at a time.
+    private var serialGroupsLeft = 0
 
     /// The source transaction being read.
     struct TransactionState {
@@ -108,6 +120,11 @@ public final class Applier: @unchecked Sendable {
                     $0.connected = false
                 }
                 if error.isTransient {
+                    if configuration.workers > 1, let number = error.server?.number, number == 1205 || number == 1213 {
+                        // Workers got in each other's way (a lock outside the write sets): the next
+                        // groups go one at a time.
+                        serialGroupsLeft = 200
+                    }
                     status.update {
                         $0.state = .retrying
                         $0.retries += 1
@@ -128,9 +145,13 @@ public final class Applier: @unchecked Sendable {
     }
 
     private func close() {
+        pool?.shutdown()
+        pool = nil
+        history.reset()
         connection?.close()
         connection = nil
         targetTransactionOpen = false
+        groupOnThisConnection = false
         batch.reset()
     }
 
@@ -145,7 +166,23 @@ public final class Applier: @unchecked Sendable {
     // MARK: - Connection and resume
 
     private func connect() throws(ApplierError) -> MySQLConnection {
-        var target = configuration.target
+        let (connection, packet) = try Self.openSession(configuration.target)
+        maximumPacket = packet
+        statements.targetIsMariaDB = connection.isMariaDB
+        let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
+        batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
+        do {
+            try checkpointTable.create(on: connection)
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot prepare the target session", server: error)
+        }
+        return connection
+    }
+
+    /// A connection to the target in the row session (see ``sessionSettings``), and the target's
+    /// `max_allowed_packet`.
+    static func openSession(_ configuration: MySQLConnectionConfiguration) throws(ApplierError) -> (MySQLConnection, Int) {
+        var target = configuration
         target.multiStatements = true
         target.foundRows = true
         let connection: MySQLConnection
@@ -158,19 +195,14 @@ public final class Applier: @unchecked Sendable {
         do {
             try connection.execute("SET NAMES utf8mb4")
             try connection.execute(Self.sessionSettings)
-            if let packet = try connection.query("SELECT @@max_allowed_packet").scalar.flatMap(Int.init) {
-                maximumPacket = packet
-            }
-            batchBytes = max(64 << 10, min(configuration.batchBytes, maximumPacket / 4))
-            statements.targetIsMariaDB = connection.isMariaDB
+            let packet = try connection.query("SELECT @@max_allowed_packet").scalar.flatMap(Int.init) ?? (16 << 20)
             // The relay's changes go to the target's binlog as rows, like native replication's
             // (needs a privilege some users lack: then the target's own format stays).
             try? connection.execute("SET SESSION binlog_format = 'ROW'")
-            try checkpointTable.create(on: connection)
+            return (connection, packet)
         } catch {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot prepare the target session", server: error)
         }
-        return connection
     }
 
     /// The session the row statements run in: values are literals that must land unchanged, so
@@ -219,11 +251,35 @@ public final class Applier: @unchecked Sendable {
             checkpoint = first
             logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
         }
+        if let expected = checkpoint?.logFingerprint {
+            let found: UInt32
+            do {
+                found = try reader.fingerprint(before: checkpoint!.location)
+            } catch {
+                throw ApplierError(.log, "cannot read the local log at the target's checkpoint \(checkpoint!.location): \(error)")
+            }
+            guard found == expected else {
+                throw ApplierError(
+                    .log,
+                    "the local log is not the one the target's checkpoint (channel '\(configuration.channel)', relay log \(checkpoint!.location), source \(checkpoint!.source)) was written from: its bytes before that location differ. Applying it would skip or repeat changes. Use the log this target was fed from, or give this log its own --channel on a target that does not hold these changes yet"
+                )
+            }
+        }
+        self.reader = reader
         committed = checkpoint
         // A statement the checkpoint marks as pending is settled when it is read again (see
         // `applyStandaloneStatement`); the checkpoints written from here on do not carry the mark.
         pending = checkpoint
         pending.pendingStatementEnd = nil
+        if configuration.workers > 1 {
+            // Every worker's checkpoint row exists before its first marker update.
+            for worker in 1...configuration.workers { try commitStandalone(checkpoint!, worker: worker) }
+            let target = configuration.target
+            pool = try WorkerPool(count: configuration.workers, status: status, logger: logger) { () throws(ApplierError) in
+                try Applier.openSession(target).0
+            }
+            batch.collectsKeys = true
+        }
         stream = StreamState(source: checkpoint!.source, gtid: checkpoint!.gtid)
         decoder = BinlogDecoder()
         if let format = reader.formatDescription {
@@ -267,6 +323,12 @@ public final class Applier: @unchecked Sendable {
                 }
                 guard let entry else { continue }
                 try handle(entry)
+                // Asked to stop while a backlog is being applied: at the next transaction end.
+                if stopFlag.isSet && !transaction.open && stream.isAtBoundary {
+                    try commitGroup()
+                    try pool?.drain()
+                    return
+                }
                 continue
             }
             // Everything durable is read: commit what is gathered, then wait for more.
@@ -275,10 +337,15 @@ public final class Applier: @unchecked Sendable {
                 $0.readLocation = reader.location
                 if $0.state == .applying { $0.state = .idle }
             }
-            if stopFlag.isSet { return }
-            if configuration.stopAtEnd && frontier.isFinished && (frontier.durable.map { reader.location >= $0 } ?? true) {
+            if stopFlag.isSet {
+                try pool?.drain()
                 return
             }
+            if configuration.stopAtEnd && frontier.isFinished && (frontier.durable.map { reader.location >= $0 } ?? true) {
+                try pool?.drain()
+                return
+            }
+            if let failure = pool?.firstFailure { throw failure }
             usleep(1_000)
         }
     }
@@ -385,8 +452,15 @@ public final class Applier: @unchecked Sendable {
                 error.statement = rows.kind.statementName
                 throw error
             }
-            if batch.byteCount >= batchBytes && !insidePayload {
-                // A large source transaction: send what is gathered, keep the target transaction open.
+            // A group is committed at a transaction end once it reaches batchBytes (see handle);
+            // only a source transaction that takes it past twice that is sent in pieces.
+            if batch.byteCount >= 2 * batchBytes {
+                // A large source transaction: send what is gathered, keep the target transaction
+                // open. (Parallel: once the workers are done, on this connection.)
+                if let pool, !groupOnThisConnection {
+                    try pool.drain()
+                    groupOnThisConnection = true
+                }
                 try send(committing: nil)
             }
         case .transactionPayload(let payload):
@@ -484,6 +558,7 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         try commitGroup()
+        try pool?.drain()
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         if !rerun {
@@ -500,6 +575,7 @@ public final class Applier: @unchecked Sendable {
     /// settings the source logged, then commit the checkpoint past it (``pending``).
     private func applyStandaloneStatement(_ query: QueryEvent, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
         try commitGroup(at: before)
+        try pool?.drain()
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         if !rerun {
@@ -723,10 +799,12 @@ public final class Applier: @unchecked Sendable {
     /// BEGIN and the marker, before the first statement of a group.
     private func openTargetTransaction() throws(ApplierError) {
         guard !targetTransactionOpen, batch.isEmpty else { return }
+        groupWorker = pool?.nextWorker ?? 0
+        groupOnThisConnection = pool == nil
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)
-        batch.sql.append(checkpointTable.markerStatement())
+        batch.sql.append(checkpointTable.markerStatement(worker: groupWorker))
         batch.endStatement(expecting: 1, context: context)
         targetTransactionOpen = true
         batchStarted = .now
@@ -735,12 +813,35 @@ public final class Applier: @unchecked Sendable {
     /// Commits the group with its checkpoint (nothing to do when no statement is gathered).
     private func commitGroup(at checkpoint: Checkpoint? = nil) throws(ApplierError) {
         guard targetTransactionOpen else { return }
-        let checkpoint = checkpoint ?? pending!
+        var checkpoint = checkpoint ?? pending!
+        checkpoint.logFingerprint = try fingerprint(checkpoint.location)
+        if let pool, !groupOnThisConnection {
+            // Parallel: the group goes to its worker, with what it depends on.
+            var commit = SQLText()
+            commit.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
+            commit.append(";COMMIT")
+            let index = pool.nextIndex
+            var dependency = history.record(batch.keys, index: index, committed: pool.committedIndex)
+            if serialGroupsLeft > 0 {
+                serialGroupsLeft -= 1
+                dependency = index - 1
+            }
+            let job = WorkerPool.Job(
+                index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
+                checkpoint: checkpoint)
+            batch = ApplyBatch()
+            batch.collectsKeys = true
+            targetTransactionOpen = false
+            committed = checkpoint
+            try pool.submit(job)
+            return
+        }
         let context = batch.addContext(
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
-        batch.sql.append(checkpointTable.writeStatement(checkpoint))
+        batch.sql.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
         batch.endStatement(expecting: nil, context: context)
         try send(committing: checkpoint)
+        groupOnThisConnection = false
     }
 
     /// Sends the gathered statements in one round trip and checks what each did; with a
@@ -759,7 +860,7 @@ public final class Applier: @unchecked Sendable {
         let started = ContinuousClock.now
         let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         do {
-            try check(outcome)
+            try ApplyBatch.check(outcome, of: batch)
         } catch {
             // Never leave the failed group open for a later COMMIT (a reconnect rolls it back too).
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
@@ -804,44 +905,19 @@ public final class Applier: @unchecked Sendable {
                     ])
             }
         }
-        batch.reset()
-    }
-
-    /// Compares what each statement did with what it had to do.
-    private func check(_ outcome: MySQLConnection.BatchOutcome) throws(ApplierError) {
-        for (index, affected) in outcome.affectedRows.enumerated() {
-            let expectation = batch.expectations[index]
-            guard let rows = expectation.rows, rows != affected else { continue }
-            let context = batch.contexts[Int(expectation.context)]
-            var error = ApplierError(
-                .divergence,
-                affected < rows
-                    ? "the target does not hold \(rows - affected) of the \(rows) rows the source changed: the target is not a copy of the source"
-                    : "the statement changed \(affected) rows on the target where the source changed \(rows): the target is not a copy of the source")
-            error.apply(context)
-            throw error
-        }
-        if let serverError = outcome.error {
-            let index = outcome.affectedRows.count
-            let context = index < batch.expectations.count ? batch.contexts[Int(batch.expectations[index].context)] : nil
-            var code: ApplierError.Code = serverError.isTransient ? .connection : .target
-            if [1062, 1032].contains(serverError.number) { code = .divergence }
-            if serverError.number == 1205 || serverError.number == 1213 { code = .target }
-            let what = code == .connection ? "the connection to the target broke" : "the target refused a statement"
-            var error = ApplierError(code, what, server: serverError)
-            if let context { error.apply(context) }
-            throw error
-        }
+        batch.reset(keepingTransactionCount: checkpoint == nil)
     }
 
     /// Writes a checkpoint in a transaction of its own (the marker first, as every relay transaction).
-    private func commitStandalone(_ checkpoint: Checkpoint) throws(ApplierError) {
+    private func commitStandalone(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        var checkpoint = checkpoint
+        if checkpoint.logFingerprint == nil { checkpoint.logFingerprint = try fingerprint(checkpoint.location) }
         var sql = SQLText()
         sql.append("BEGIN;")
-        sql.append(checkpointTable.markerStatement())
+        sql.append(checkpointTable.markerStatement(worker: worker))
         sql.append(";")
-        sql.append(checkpointTable.writeStatement(checkpoint))
+        sql.append(checkpointTable.writeStatement(checkpoint, worker: worker))
         sql.append(";COMMIT")
         let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         if let error = outcome.error {
@@ -883,6 +959,15 @@ public final class Applier: @unchecked Sendable {
     }
 
     // MARK: - Helpers
+
+    private func fingerprint(_ location: RelayLogLocation) throws(ApplierError) -> UInt32? {
+        guard let reader else { return nil }
+        do {
+            return try reader.fingerprint(before: location)
+        } catch {
+            throw ApplierError(.log, "cannot read the local log at \(location): \(error)")
+        }
+    }
 
     private func sourcePosition(of entry: RelayLogEntry) -> SourcePosition {
         let end = UInt64(entry.header.logPosition)

@@ -1,3 +1,4 @@
+import MySQLClient
 import RelayLog
 
 /// Statements on their way to the target in one round trip, each with what it must do: a multi-row
@@ -26,18 +27,24 @@ struct ApplyBatch {
     var rowsInserted = 0
     var rowsUpdated = 0
     var rowsDeleted = 0
+    /// Parallel apply: collect the write set (hashes of every unique key value written).
+    var collectsKeys = false
+    var keys: [Int] = []
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
 
-    mutating func reset() {
+    /// Empties the batch after a send; a send inside a target transaction (a piece of a large one)
+    /// keeps the count of source transactions the open target transaction will commit.
+    mutating func reset(keepingTransactionCount: Bool = false) {
         sql.removeAll()
         expectations.removeAll(keepingCapacity: true)
         contexts.removeAll(keepingCapacity: true)
-        transactionsEnded = 0
+        if !keepingTransactionCount { transactionsEnded = 0 }
         rowsInserted = 0
         rowsUpdated = 0
         rowsDeleted = 0
+        keys.removeAll(keepingCapacity: true)
     }
 
     /// Starts describing statements that come from one event.
@@ -57,4 +64,34 @@ struct ApplyBatch {
         sql.append(statement)
         endStatement(expecting: nil, context: context)
     }
+}
+
+extension ApplyBatch {
+    /// Compares what each statement did with what it had to do.
+    static func check(_ outcome: MySQLConnection.BatchOutcome, of batch: ApplyBatch) throws(ApplierError) {
+        for (index, affected) in outcome.affectedRows.enumerated() {
+            let expectation = batch.expectations[index]
+            guard let rows = expectation.rows, rows != affected else { continue }
+            let context = batch.contexts[Int(expectation.context)]
+            var error = ApplierError(
+                .divergence,
+                affected < rows
+                    ? "the target does not hold \(rows - affected) of the \(rows) rows the source changed: the target is not a copy of the source"
+                    : "the statement changed \(affected) rows on the target where the source changed \(rows): the target is not a copy of the source")
+            error.apply(context)
+            throw error
+        }
+        if let serverError = outcome.error {
+            let index = outcome.affectedRows.count
+            let context = index < batch.expectations.count ? batch.contexts[Int(batch.expectations[index].context)] : nil
+            var code: ApplierError.Code = serverError.isTransient ? .connection : .target
+            if [1062, 1032].contains(serverError.number) { code = .divergence }
+            if serverError.number == 1205 || serverError.number == 1213 { code = .target }
+            let what = code == .connection ? "the connection to the target broke" : "the target refused a statement"
+            var error = ApplierError(code, what, server: serverError)
+            if let context { error.apply(context) }
+            throw error
+        }
+    }
+
 }

@@ -19,6 +19,9 @@ public struct Checkpoint: Sendable, Equatable {
     /// statement commits by itself, so a crash can fall between it and its checkpoint; on restart
     /// the statement is run again and "already done" errors are taken as done.
     public var pendingStatementEnd: RelayLogLocation?
+    /// ``RelayLogReader/fingerprint(before:)`` of ``location``: proves on resume that the local log
+    /// is the one the checkpoint was written from.
+    public var logFingerprint: UInt32?
 
     public init(
         location: RelayLogLocation, source: SourcePosition, gtid: GTIDState, transactions: UInt64 = 0,
@@ -63,6 +66,7 @@ struct CheckpointTable {
               source_commit_us BIGINT UNSIGNED NOT NULL,
               pending_segment INT UNSIGNED NULL,
               pending_offset BIGINT UNSIGNED NULL,
+              log_fingerprint INT UNSIGNED NULL,
               marker BIGINT UNSIGNED NOT NULL DEFAULT 0,
               updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
               PRIMARY KEY (channel, worker)
@@ -70,15 +74,17 @@ struct CheckpointTable {
             """)
     }
 
-    /// The channel's checkpoint, or nil when it has never applied anything.
-    func read(from connection: MySQLConnection, worker: Int = 0) throws(ApplierError) -> Checkpoint? {
+    /// The channel's checkpoint, or nil when it has never applied anything. With parallel apply
+    /// each worker has a row; groups commit in source order, so the row furthest along is the
+    /// target's position.
+    func read(from connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
         let result: MySQLResult
         do {
             result = try connection.query(
                 """
                 SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
-                  pending_segment, pending_offset FROM \(qualifiedName)
-                WHERE channel = '\(connection.escape(channel))' AND worker = \(worker)
+                  pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
+                WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
                 """)
         } catch {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot read the checkpoint", server: error)
@@ -95,10 +101,12 @@ struct CheckpointTable {
         }
         var pending: RelayLogLocation?
         if row[7] != nil { pending = RelayLogLocation(segment: Int(try number(7)), offset: Int64(try number(8))) }
-        return Checkpoint(
+        var checkpoint = Checkpoint(
             location: RelayLogLocation(segment: Int(try number(0)), offset: Int64(try number(1))),
             source: SourcePosition(file: row[2] ?? "", position: try number(3)), gtid: gtid,
             transactions: try number(5), commitMicroseconds: try number(6), pendingStatementEnd: pending)
+        if row[9] != nil { checkpoint.logFingerprint = UInt32(truncatingIfNeeded: try number(9)) }
+        return checkpoint
     }
 
     /// The statement that marks a target transaction as the relay's: its first write, so a reader
@@ -120,7 +128,7 @@ struct CheckpointTable {
         sql.append("INSERT INTO ")
         sql.append(qualifiedName)
         sql.append(
-            " (channel, worker, log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us, pending_segment, pending_offset) VALUES ("
+            " (channel, worker, log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us, pending_segment, pending_offset, log_fingerprint) VALUES ("
         )
         sql.appendQuoted(channel)
         sql.append(",")
@@ -147,8 +155,10 @@ struct CheckpointTable {
         } else {
             sql.append("NULL,NULL")
         }
+        sql.append(",")
+        if let fingerprint = checkpoint.logFingerprint { sql.append(unsigned: UInt64(fingerprint)) } else { sql.append("NULL") }
         sql.append(
-            ") ON DUPLICATE KEY UPDATE log_segment=VALUES(log_segment), log_offset=VALUES(log_offset), source_file=VALUES(source_file), source_position=VALUES(source_position), gtid_set=VALUES(gtid_set), transactions=VALUES(transactions), source_commit_us=VALUES(source_commit_us), pending_segment=VALUES(pending_segment), pending_offset=VALUES(pending_offset)"
+            ") ON DUPLICATE KEY UPDATE log_segment=VALUES(log_segment), log_offset=VALUES(log_offset), source_file=VALUES(source_file), source_position=VALUES(source_position), gtid_set=VALUES(gtid_set), transactions=VALUES(transactions), source_commit_us=VALUES(source_commit_us), pending_segment=VALUES(pending_segment), pending_offset=VALUES(pending_offset), log_fingerprint=VALUES(log_fingerprint)"
         )
         return sql.bytes
     }

@@ -80,6 +80,7 @@ struct RowStatements {
                 try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
             }
             batch.sql.append(byte: UInt8(ascii: ")"))
+            if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
             count += 1
             batch.rowsInserted += 1
             if batch.sql.count - statementStart >= statementBytes {
@@ -117,17 +118,28 @@ struct RowStatements {
     private func writeUpdates(
         _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
     ) throws(BinlogError) {
+        // The before-image's stored bytes per column: an after-image column with the same bytes
+        // did not change and is left out of SET (less to parse, no secondary index touched).
+        var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
+        var beforeNull = [Bool](repeating: false, count: binding.columnNames.count)
         while let change = try rows.next() {
             guard let before = change.before, let after = change.after else { continue }
             let statementStart = batch.sql.count
             var permissive = false
+            for index in beforeBytes.indices { beforeBytes[index] = nil }
+            var scan = before.makeIterator()
+            while let (index, value, bytes) = try scan.nextWithBytes() {
+                beforeBytes[index] = bytes
+                beforeNull[index] = value.isNull
+            }
             batch.sql.append("UPDATE ")
             batch.sql.append(binding.qualifiedName)
             batch.sql.append(" SET ")
             var first = true
             var iterator = after.makeIterator()
-            while let (index, value) = try iterator.next() {
+            while let (index, value, bytes) = try iterator.nextWithBytes() {
                 guard binding.writable[index] else { continue }
+                if let old = beforeBytes[index], beforeNull[index] == value.isNull, old.elementsEqual(bytes) { continue }
                 if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
                 first = false
                 batch.sql.append(binding.columnNames[index])
@@ -140,11 +152,22 @@ struct RowStatements {
                     try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
                 }
             }
+            if first {
+                // Nothing changed: still find the row (a missing one means the copy diverged).
+                let column = binding.key.first ?? binding.writable.firstIndex(of: true) ?? 0
+                batch.sql.append(binding.columnNames[column])
+                batch.sql.append(byte: UInt8(ascii: "="))
+                batch.sql.append(binding.columnNames[column])
+            }
             let limit = try writeWhere(before, binding: binding, into: &batch.sql)
             if limit { batch.sql.append(" LIMIT 1") }
             if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
             batch.endStatement(expecting: 1, context: context)
             batch.rowsUpdated += 1
+            if batch.collectsKeys {
+                try addKeys(before, binding: binding, into: &batch)
+                try addKeys(after, binding: binding, into: &batch, partialImage: true)
+            }
         }
     }
 
@@ -182,6 +205,7 @@ struct RowStatements {
         var count: UInt64 = 0
         while let change = try rows.next() {
             guard let before = change.before else { continue }
+            if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
             if let keyColumn = singleKey, before.present[keyColumn] {
                 if !open {
                     statementStart = batch.sql.count
@@ -226,6 +250,42 @@ struct RowStatements {
         if open {
             batch.sql.append(byte: UInt8(ascii: ")"))
             batch.endStatement(expecting: count, context: context)
+        }
+    }
+
+    /// Adds the row's write set to the batch: a hash of each unique key's value (the table alone
+    /// for a table without one, which then conflicts with every write to it).
+    /// `partialImage`: an update's after-image, which may leave out key columns that did not
+    /// change (the before-image's hashes cover those).
+    private func addKeys(
+        _ image: RowImage, binding: TableBinding, into batch: inout ApplyBatch, partialImage: Bool = false
+    ) throws(BinlogError) {
+        guard !binding.uniqueKeys.isEmpty else {
+            batch.keys.append(binding.tableHash)
+            return
+        }
+        var values = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
+        var iterator = image.makeIterator()
+        while let (index, _, bytes) = try iterator.nextWithBytes() { values[index] = bytes }
+        for (number, key) in binding.uniqueKeys.enumerated() {
+            var hasher = Hasher()
+            hasher.combine(binding.tableHash)
+            hasher.combine(number)
+            var complete = true
+            for column in key {
+                guard let bytes = values[column] else {
+                    complete = false
+                    break
+                }
+                hasher.combine(bytes.count)
+                hasher.combine(bytes: bytes)
+            }
+            if complete {
+                batch.keys.append(hasher.finalize())
+            } else if !partialImage {
+                // A key the image does not hold whole: the table as a whole.
+                batch.keys.append(binding.tableHash)
+            }
         }
     }
 

@@ -23,6 +23,10 @@ final class TableBinding {
     /// Binlog column indexes of the key that finds a row; empty when the table has none (then
     /// every comparable column of the before-image is compared, with LIMIT 1).
     let key: [Int]
+    /// Binlog column indexes of every unique key whose columns are all logged (write sets).
+    let uniqueKeys: [[Int]]
+    /// Seeds a row's write-set hashes: the target table.
+    let tableHash: Int
 
     var keyKind: TargetTable.KeyKind { key.isEmpty ? .none : target.keyKind }
     var displayName: String { "`\(target.schema)`.`\(target.name)`" }
@@ -88,6 +92,13 @@ final class TableBinding {
         // The target's key, in binlog column indexes (all of its columns must be logged).
         let keyColumns = target.key.compactMap { targetIndex in mapping.firstIndex(of: targetIndex) }
         key = keyColumns.count == target.key.count ? keyColumns : []
+        uniqueKeys = target.uniqueKeys.compactMap { columns in
+            let mapped = columns.compactMap { targetIndex in mapping.firstIndex(of: targetIndex) }
+            return mapped.count == columns.count && !mapped.isEmpty ? mapped : nil
+        }
+        var hasher = Hasher()
+        hasher.combine(qualifiedName)
+        tableHash = hasher.finalize()
     }
 
     /// Target types whose values are fixed-length bytes padded with 0x00.

@@ -24,6 +24,9 @@ struct TargetTable: Sendable {
     /// Target column indexes of the key that identifies a row; empty for `.none`.
     var key: [Int]
     var keyKind: KeyKind
+    /// Every unique key (target column indexes), for the parallel applier's write sets: two
+    /// transactions that write the same value of any of them must not run side by side.
+    var uniqueKeys: [[Int]] = []
 
     /// Reads a table's columns and keys; nil when the target has no such table.
     static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
@@ -66,6 +69,9 @@ struct TargetTable: Sendable {
                 kind = chosen.name == "PRIMARY" ? .primary : .unique
             }
         }
-        return TargetTable(schema: schema, name: table, columns: columns, key: key, keyKind: kind)
+        let uniqueKeys = indexes.map { index in
+            index.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
+        }
+        return TargetTable(schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys)
     }
 }

@@ -33,6 +33,8 @@ public final class RelayLogReader {
     private var descriptor: FileDescriptor?
     private var region: MappedRegion?
     private var openSegment: Int?
+    /// Where pages before were last given back (see ``MappedRegion/release(before:)``).
+    private var releasedBefore: Int64 = 0
 
     /// - Parameters:
     ///   - directory: the log directory.
@@ -101,9 +103,27 @@ public final class RelayLogReader {
             location = RelayLogLocation(segment: location.segment + 1, offset: 4)
         } else {
             location.offset += Int64(size)
+            // The previous event's bytes are still the caller's until the next call: keep a margin.
+            if location.offset - releasedBefore >= 64 << 20 {
+                region.release(before: Int(location.offset) - (16 << 20))
+                releasedBefore = location.offset
+            }
         }
         return RelayLogEntry(
             bytes: event, header: header, location: start, nextLocation: location, isRelayMade: relayMade != nil)
+    }
+
+    /// A CRC32 of the (up to 4 KiB of) bytes just before `location` in its segment. The applier
+    /// keeps it with its checkpoint: the log is append-only, so the same log gives the same value
+    /// for as long as the segment exists, and a different log (a directory made anew from another
+    /// start) almost surely another, before anything is applied from the wrong place.
+    public func fingerprint(before location: RelayLogLocation) throws(RelayLogError) -> UInt32 {
+        try open(location.segment, through: location.offset)
+        guard let region else { return 0 }
+        let end = Int(location.offset)
+        let start = max(0, end - 4096)
+        guard end <= region.bytes.count else { return 0 }
+        return crc32(UnsafeRawBufferPointer(rebasing: region.bytes[start..<end]))
     }
 
     /// Maps segment `number` (whole, or at least `through` bytes of it).
@@ -134,6 +154,7 @@ public final class RelayLogReader {
         }
         region = nil
         region = try MappedRegion(descriptor, count: Int(size), path: path)
+        releasedBefore = 0
         let bytes = region!.bytes
         guard bytes.count >= 4, bytes.prefix(4).elementsEqual(Segment.magic) else {
             throw RelayLogError(.corrupt, "the segment does not start with the binlog magic", path: path.string)

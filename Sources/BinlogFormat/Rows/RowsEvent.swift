@@ -338,6 +338,14 @@ public struct ColumnIterator {
         return nil
     }
 
+    /// Like ``next()``, with the value's bytes as stored in the image (empty for NULL): two
+    /// images hold the same value in a column exactly when these bytes (and NULL-ness) are equal.
+    public mutating func nextWithBytes() throws(BinlogError) -> (Int, ColumnValue, UnsafeRawBufferPointer)? {
+        let start = reader.position
+        guard let (index, value) = try next() else { return nil }
+        return (index, value, UnsafeRawBufferPointer(rebasing: reader.bytes[start..<reader.position]))
+    }
+
     /// Puts the column and table in front of a value's error.
     private func named(_ error: BinlogError, column index: Int) -> BinlogError {
         var error = error

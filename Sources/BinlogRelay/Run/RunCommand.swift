@@ -128,7 +128,7 @@ struct RunCommand: ParsableCommand {
                 configuration: applierConfiguration, frontier: frontier, logger: Logger(label: "binlog-relay.apply"))
             applier = started
             let status = started.status
-            applierThread = BackgroundThread(name: "applier") {
+            applierThread = BackgroundThread {
                 do {
                     try started.run()
                 } catch {

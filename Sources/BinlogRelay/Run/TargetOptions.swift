@@ -27,7 +27,7 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("rewrite-schema"), help: "Apply schema FROM into schema TO on the target: FROM=TO (repeatable).")
     var rewriteSchema: [String] = []
 
-    @Option(name: .customLong("batch-bytes"), help: "Commit a target transaction once its statements reach this size; larger source transactions are streamed in pieces of this size.")
+    @Option(name: .customLong("batch-bytes"), help: "Commit a target transaction once its statements reach this size; a source transaction that takes a group past twice this size is streamed in pieces.")
     var batchBytes: Int = 4 << 20
 
     @Option(name: .customLong("batch-transactions"), help: "Group at most this many source transactions into one target transaction.")

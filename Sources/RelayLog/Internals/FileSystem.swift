@@ -150,6 +150,17 @@ final class MappedRegion {
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+
+    /// Drops the pages before `offset` from this process (they stay in the page cache, and come
+    /// back if read again): a reader going through a large segment keeps its resident memory
+    /// small instead of growing by the whole segment.
+    func release(before offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = min(offset, bytes.count) / page * page
+        guard length > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_DONTNEED)
+    }
 }
 
 /// Wall-clock seconds since the epoch (for retention ages and the state file).

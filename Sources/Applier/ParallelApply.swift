@@ -1,0 +1,202 @@
+import Logging
+import MySQLClient
+import RelayLog
+
+/// Parallel apply: groups go to several target connections and run side by side when their write
+/// sets (every unique key value they write) do not overlap, as MySQL's WRITESET dependency
+/// tracking allows; they commit in source order.
+///
+/// - Group `n` runs on worker `(n - 1) % count + 1` (its own connection and its own checkpoint
+///   row). It starts once every earlier group it shares a key with has committed, then, its
+///   statements executed, waits until group `n - 1` has committed and commits with its checkpoint.
+///   Commits therefore follow source order: the checkpoint row with the furthest location is
+///   exactly what the target holds, and resuming from it applies nothing twice.
+/// - Rows of one key keep their order (a group never overtakes an earlier one that touched them).
+/// - A lock a later group holds that an earlier one needs (a gap lock, a key the write set does
+///   not know) would make the earlier wait for the later, which waits for the earlier's commit:
+///   the short lock wait timeout of the workers' sessions breaks that, the error is transient,
+///   and the applier resumes from the checkpoint applying one group at a time for a while.
+final class WorkerPool: @unchecked Sendable {
+    struct Job {
+        var index: Int
+        /// The last earlier group that wrote a key this one writes (0: none).
+        var dependency: Int
+        var worker: Int
+        var batch: ApplyBatch
+        /// The checkpoint write and COMMIT.
+        var commit: [UInt8]
+        var checkpoint: Checkpoint
+    }
+
+    private let monitor = Monitor()
+    // Guarded by `monitor`.
+    private var committed: Int
+    private var submitted: Int
+    private var queues: [[Job]]
+    private var failure: ApplierError?
+    private var stopping = false
+    private var ready = 0
+
+    private var threads: [BackgroundThread] = []
+    let count: Int
+    private let status: ApplierStatus
+    private let logger: Logger
+
+    /// Starts `count` workers, each connecting with `connect`; waits until all are connected.
+    init(
+        count: Int, status: ApplierStatus, logger: Logger,
+        connect: @escaping @Sendable () throws(ApplierError) -> MySQLConnection
+    ) throws(ApplierError) {
+        self.count = count
+        self.status = status
+        self.logger = logger
+        committed = 0
+        submitted = 0
+        queues = Array(repeating: [], count: count + 1)
+        for worker in 1...count {
+            threads.append(BackgroundThread { [unowned self] in self.work(worker, connect: connect) })
+        }
+        try monitor.withLock { () throws(ApplierError) in
+            while ready < count && failure == nil { monitor.wait() }
+            if let failure { throw failure }
+        }
+    }
+
+    /// The worker a new group goes to.
+    var nextWorker: Int { monitor.withLock { submitted % count + 1 } }
+    var nextIndex: Int { monitor.withLock { submitted + 1 } }
+    var committedIndex: Int { monitor.withLock { committed } }
+
+    /// Queues a group (waits while its worker already has two waiting).
+    func submit(_ job: Job) throws(ApplierError) {
+        try monitor.withLock { () throws(ApplierError) in
+            while queues[job.worker].count >= 2 && failure == nil { monitor.wait() }
+            if let failure { throw failure }
+            queues[job.worker].append(job)
+            submitted = job.index
+            monitor.broadcast()
+        }
+    }
+
+    /// Waits until every submitted group has committed (or the workers stop).
+    func drain() throws(ApplierError) {
+        try monitor.withLock { () throws(ApplierError) in
+            while committed < submitted && failure == nil && !stopping { monitor.wait() }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Stops the workers (an uncommitted group is rolled back when its connection closes).
+    func shutdown() {
+        monitor.withLock {
+            stopping = true
+            monitor.broadcast()
+        }
+        for thread in threads { thread.join() }
+        threads.removeAll()
+    }
+
+    var firstFailure: ApplierError? { monitor.withLock { failure } }
+
+    private func fail(_ error: ApplierError) {
+        monitor.withLock {
+            if failure == nil { failure = error }
+            monitor.broadcast()
+        }
+    }
+
+    private func work(_ worker: Int, connect: @Sendable () throws(ApplierError) -> MySQLConnection) {
+        let connection: MySQLConnection
+        do {
+            connection = try connect()
+            // Row locks only (no gap locks), and a short wait: see the type's comment.
+            try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            try connection.execute("SET SESSION innodb_lock_wait_timeout = 5")
+        } catch let error as ApplierError {
+            fail(error)
+            return
+        } catch let error as MySQLError {
+            fail(ApplierError(error.isTransient ? .connection : .target, "cannot prepare a worker session", server: error))
+            return
+        } catch {
+            fail(ApplierError(.target, "cannot prepare a worker session: \(error)"))
+            return
+        }
+        defer { connection.close() }
+        monitor.withLock {
+            ready += 1
+            monitor.broadcast()
+        }
+        while true {
+            // Take the next group, and wait until the groups it depends on have committed.
+            let job: Job? = monitor.withLock {
+                while !stopping && failure == nil {
+                    if let first = queues[worker].first, committed >= first.dependency {
+                        return first
+                    }
+                    monitor.wait()
+                }
+                return nil
+            }
+            guard let job else { return }
+            let started = ContinuousClock.now
+            var outcome = job.batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+            do throws(ApplierError) {
+                try ApplyBatch.check(outcome, of: job.batch)
+            } catch {
+                fail(error)
+                return
+            }
+            // Commit in source order.
+            let mayCommit: Bool = monitor.withLock {
+                while !stopping && failure == nil && committed != job.index - 1 { monitor.wait() }
+                return !stopping && failure == nil
+            }
+            guard mayCommit else { return }
+            outcome = job.commit.withUnsafeBytes { connection.executeBatch($0) }
+            if let error = outcome.error {
+                fail(ApplierError(error.isTransient ? .connection : .target, "cannot commit a group", server: error))
+                return
+            }
+            let elapsed = ContinuousClock.now - started
+            let batch = job.batch
+            status.update {
+                $0.rowsInserted += UInt64(batch.rowsInserted)
+                $0.rowsUpdated += UInt64(batch.rowsUpdated)
+                $0.rowsDeleted += UInt64(batch.rowsDeleted)
+                $0.transactionsApplied += UInt64(batch.transactionsEnded)
+                $0.batchTime += elapsed
+                $0.lastBatch = elapsed
+                $0.batches += 1
+                $0.applied = job.checkpoint
+            }
+            monitor.withLock {
+                committed = job.index
+                queues[worker].removeFirst()
+                monitor.broadcast()
+            }
+        }
+    }
+}
+
+/// Which earlier group last wrote each key: a group depends on the latest of those for its keys.
+struct WriteSetHistory {
+    private var lastWriter: [Int: Int] = [:]
+
+    /// Records `keys` as written by group `index`; returns the group it must wait for (0: none).
+    mutating func record(_ keys: [Int], index: Int, committed: Int) -> Int {
+        if lastWriter.count > 1 << 20 {
+            // Forget keys whose writer has committed: they hold nothing up any more.
+            lastWriter = lastWriter.filter { $0.value > committed }
+        }
+        var dependency = 0
+        for key in keys {
+            // A key the group itself wrote before is no dependency.
+            if let writer = lastWriter[key], writer > dependency, writer < index { dependency = writer }
+            lastWriter[key] = index
+        }
+        return dependency
+    }
+
+    mutating func reset() { lastWriter.removeAll() }
+}
