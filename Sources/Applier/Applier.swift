@@ -271,6 +271,7 @@ public final class Applier: @unchecked Sendable {
         // `applyStandaloneStatement`); the checkpoints written from here on do not carry the mark.
         pending = checkpoint
         pending.pendingStatementEnd = nil
+        pending.logFingerprint = nil
         if configuration.workers > 1 {
             // Every worker's checkpoint row exists before its first marker update.
             for worker in 1...configuration.workers { try commitStandalone(checkpoint!, worker: worker) }
@@ -912,7 +913,9 @@ public final class Applier: @unchecked Sendable {
     private func commitStandalone(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         var checkpoint = checkpoint
-        if checkpoint.logFingerprint == nil { checkpoint.logFingerprint = try fingerprint(checkpoint.location) }
+        // Always for this location: a checkpoint made from `pending` or `before` carries the
+        // fingerprint of the location it was resumed at (nil only before the log is open).
+        if let current = try fingerprint(checkpoint.location) { checkpoint.logFingerprint = current }
         var sql = SQLText()
         sql.append("BEGIN;")
         sql.append(checkpointTable.markerStatement(worker: worker))
