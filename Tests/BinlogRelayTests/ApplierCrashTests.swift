@@ -59,8 +59,10 @@ struct ApplierCrashTests {
         target.close()
     }
 
-    @Test("kill -9 of run (with a target) at random moments, 20 times, while it applies: copy exact, each transaction applied once")
-    func killNineTwentyTimes() throws {
+    @Test(
+        "kill -9 of run (with a target) at random moments, 20 times, while it applies: copy exact, each transaction applied once",
+        arguments: [1, 4])
+    func killNineTwentyTimes(workers: Int) throws {
         let pair = try ApplyPair(sourceOptions: ["--max-binlog-size=65536", "--binlog-row-metadata=FULL"])
         defer { pair.stop() }
         try pair.source.execute(Self.schema)
@@ -70,7 +72,7 @@ struct ApplierCrashTests {
         var generator = SystemRandomNumberGenerator()
         var progress: [Int] = []
         for round in 0..<20 {
-            let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--batch-transactions", "7"])
+            let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--batch-transactions", "7", "--workers", String(workers)])
             Thread.sleep(forTimeInterval: Double.random(in: 0.3...1.0, using: &generator))
             relay.signal(SIGKILL)
             #expect(relay.wait(seconds: 10) == 128 + SIGKILL, "round \(round): the relay ended before the kill: \(relay.output)")
@@ -81,7 +83,7 @@ struct ApplierCrashTests {
         // The rounds applied as they went (the kills fell while applying), not all at the end.
         #expect(Set(progress).count >= 10, "checkpoint after each round: \(progress)")
 
-        let last = try pair.relay(targetURL: pair.targetURL(), exitWhenCaughtUp: true)
+        let last = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true)
         #expect(last.wait(seconds: 180) == 0, "\(last.output)")
         #expect(writer.count > 1000, "the workload ran through the rounds: \(writer.count) transactions")
         try Self.expectExactlyOnce(pair)

@@ -124,8 +124,10 @@ struct ApplierEveryTypeTests {
 
         """#
 
-    @Test("every-type.sql and changes to its rows under FULL/NO_LOG metadata, FULL/MINIMAL images, compression: the target equals the source")
-    func everyType() throws {
+    @Test(
+        "every-type.sql and changes to its rows under FULL/NO_LOG metadata, FULL/MINIMAL images, compression: the target equals the source",
+        arguments: [1, 4])
+    func everyType(workers: Int) throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
         let admin = try pair.source.connect()
@@ -135,7 +137,7 @@ struct ApplierEveryTypeTests {
         }
         admin.close()
 
-        let relay = try pair.relay(targetURL: pair.targetURL(), exitWhenCaughtUp: true)
+        let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true)
         #expect(relay.wait(seconds: 180) == 0, "\(relay.output)")
         #expect(relay.output.contains("tls=TLS"), "the target is reached over TLS: \(relay.output)")
 
@@ -155,6 +157,8 @@ struct ApplierEveryTypeTests {
         #expect(Replication.gtidItems(checkpoint.gtidSet) == Replication.gtidItems(try Replication.gtidBinlogPos(pair.source)))
         #expect(checkpoint.transactions == (try Replication.binlogTransactions(pair.source)).count)
         #expect(!checkpoint.pending)
+        // With --workers N, one checkpoint row per worker besides the coordinator's: parallel apply ran.
+        #expect(try target.query("SELECT COUNT(*) FROM binlog_relay.checkpoint").scalar == String(workers == 1 ? 1 : workers + 1))
 
         // The comparison itself sees one ulp of a DOUBLE, a trailing zero byte, a FLOAT's last bit.
         try target.execute("UPDATE et_full.floats SET d = 6.283185307179587 WHERE id = 7")  // source: …586

@@ -124,7 +124,7 @@ struct CheckpointRow: Equatable {
     var sourcePosition: Int
     var pending: Bool
 
-    /// The channel's row in `binlog_relay.checkpoint`, or nil.
+    /// The channel's (furthest) row in `binlog_relay.checkpoint`, or nil.
     static func read(_ server: MariaDBSandbox, channel: String = "default") throws -> CheckpointRow? {
         let connection = try server.connect()
         defer { connection.close() }
@@ -133,7 +133,8 @@ struct CheckpointRow: Equatable {
         ).scalar
         guard exists == "1" else { return nil }
         let rows = try connection.query(
-            "SELECT gtid_set, transactions, source_file, source_position, pending_segment IS NOT NULL FROM binlog_relay.checkpoint WHERE channel = '\(connection.escape(channel))' AND worker = 0"
+            // With parallel apply (--workers) one row per worker: the furthest is the target's position.
+            "SELECT gtid_set, transactions, source_file, source_position, pending_segment IS NOT NULL FROM binlog_relay.checkpoint WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1"
         ).rows
         guard let row = rows.first else { return nil }
         return CheckpointRow(

@@ -38,15 +38,17 @@ struct ApplierWorkloadTests {
          "DELETE FROM sbtest.big WHERE id > 4000"],
     ]
 
-    @Test("sysbench oltp_write_only with ADD/DROP/MODIFY COLUMN, RENAME, CREATE/DROP TABLE mid-stream, applied live: every table equal")
-    func sysbenchWithDDL() throws {
+    @Test(
+        "sysbench oltp_write_only with ADD/DROP/MODIFY COLUMN, RENAME, CREATE/DROP TABLE mid-stream, applied live: every table equal",
+        arguments: [1, 4])
+    func sysbenchWithDDL(workers: Int) throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
         try pair.source.execute(["CREATE DATABASE sbtest"])
         let prepare = try runProgram(Self.sysbench, Self.sysbenchArguments(pair.source, "prepare"))
         try #require(prepare.status == 0, "sysbench prepare: \(prepare.outputText) \(prepare.errorText)")
 
-        let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--batch-bytes", "65536"])
+        let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--batch-bytes", "65536", "--workers", String(workers)])
         defer { relay.killIfRunning() }
         let load = try ChildProcess(
             Self.sysbench, Self.sysbenchArguments(pair.source, "run", ["--threads=4", "--time=6", "--rate=500", "--report-interval=0"]),
