@@ -62,6 +62,7 @@ final class ApplyPair: @unchecked Sendable {
     func fillLog() throws {
         let relay = try relay(targetURL: nil, exitWhenCaughtUp: true)
         let code = relay.wait(seconds: 120)
+        relay.killIfRunning()
         #expect(code == 0, "filling the log: \(relay.output)")
     }
 
