@@ -120,6 +120,25 @@ struct ApplierEveryTypeTests {
         DELETE FROM bin_key WHERE v = 14;
         UPDATE ints SET t_s = NULL, b_u = NULL WHERE id = 2;
         UPDATE strings SET c_latin1 = 'back' WHERE c_latin1 IS NULL;
+        CREATE TABLE gen (id INT PRIMARY KEY, a INT, b INT AS (a * 2) VIRTUAL, c VARCHAR(20) AS (CONCAT('x', a)) PERSISTENT,
+            d INT AS (a + 1) STORED, KEY (c));
+        INSERT INTO gen (id, a) VALUES (1, 1), (2, 2), (3, NULL);
+        UPDATE gen SET a = a + 10 WHERE id = 1;
+        DELETE FROM gen WHERE id = 2;
+        CREATE TABLE gen_nk (a INT, b INT AS (a * 2) VIRTUAL, c INT AS (a + 1) PERSISTENT);
+        INSERT INTO gen_nk (a) VALUES (1), (1), (2);
+        UPDATE gen_nk SET a = 5 WHERE a = 2;
+        DELETE FROM gen_nk WHERE a = 1 LIMIT 1;
+        CREATE TABLE invisible (id INT PRIMARY KEY, v INT, h INT INVISIBLE DEFAULT 7);
+        INSERT INTO invisible (id, v, h) VALUES (1, 1, 1), (2, 2, 2);
+        INSERT INTO invisible VALUES (3, 3);
+        UPDATE invisible SET h = 9 WHERE id = 1;
+        DELETE FROM invisible WHERE id = 2;
+        CREATE TABLE unique_only (a INT NOT NULL, b VARCHAR(10), n INT NULL, UNIQUE KEY (a), UNIQUE KEY (n));
+        INSERT INTO unique_only VALUES (1, 'one', NULL), (2, 'two', NULL), (3, 'three', 3);
+        UPDATE unique_only SET b = 'uno', a = 10 WHERE a = 1;
+        DELETE FROM unique_only WHERE a = 2;
+        UPDATE unique_only SET n = NULL WHERE a = 3;
         SET SESSION sql_mode = DEFAULT;
 
         """#
