@@ -769,7 +769,12 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Errors that mean a DDL statement already took effect (it ran before a crash took its checkpoint).
-    static let alreadyDone: Set<UInt32> = [1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1826, 1396]
+    static let alreadyDone: Set<UInt32> = [
+        1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1826, 1396,
+        1304, 1305,  // a stored routine that already exists, or is already gone
+        1359, 1360,  // a trigger
+        1537, 1539,  // an event
+    ]
 
     /// `SET` of the session context a statement ran in on the source.
     static func sessionStatement(for settings: QueryStatusVariables) -> String {
