@@ -213,7 +213,7 @@ public final class Applier: @unchecked Sendable {
         SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION', \
         time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, \
         character_set_client = utf8mb4, character_set_connection = utf8mb4, character_set_results = utf8mb4, \
-        timestamp = DEFAULT
+        timestamp = DEFAULT, @binlog_relay_applying = 1
         """
     /// ``rowSession`` and autocommit, for a new connection (`SET autocommit = 1` inside a
     /// transaction would not commit it, but nothing needs it there).
@@ -618,6 +618,15 @@ public final class Applier: @unchecked Sendable {
                 throw error
             }
         }
+        switch text.withUnsafeBytes({ TriggerStatement.guardBody($0) }) {
+        case .unchanged: break
+        case .guarded(let guarded): text = guarded
+        case .unreadable:
+            var error = located(
+                ApplierError(.unsupported, "a CREATE TRIGGER whose body the applier cannot find; create the trigger on the target by hand"), entry)
+            error.statement = "DDL"
+            throw error
+        }
         var withSchema = true
         while true {
             var sql = SQLText()
@@ -675,7 +684,8 @@ public final class Applier: @unchecked Sendable {
         } catch {
             throw located(ApplierError(.decode, "the statement's session settings cannot be decoded: \(error)"), entry)
         }
-        var statements = [Self.sessionStatement(for: settings)]
+        // Triggers fire for a statement as they did on the source (TriggerStatement).
+        var statements = [Self.sessionStatement(for: settings), "SET \(TriggerStatement.variable) = NULL"]
         let seconds = entry.header.timestamp
         if seconds != 0 {
             if let micro = settings.microseconds {
@@ -956,6 +966,15 @@ public final class Applier: @unchecked Sendable {
                 throw error
             }
             tables[targetKey] = target
+        }
+        if let triggers = target?.unguardedTriggers, !triggers.isEmpty {
+            var error = located(
+                ApplierError(
+                    .schemaMismatch,
+                    "table `\(schema)`.`\(map.table)` has triggers on the target (\(triggers.map { "`\($0)`" }.joined(separator: ", "))) that would run again for rows the source's triggers already logged: drop them on the target (the source's triggers arrive as DDL, made so) or begin each body with `\(TriggerStatement.guardPrefix)…END IF`"),
+                entry)
+            error.table = "`\(schema)`.`\(map.table)`"
+            throw error
         }
         do {
             let binding = try TableBinding(tableMap: map, target: target!)

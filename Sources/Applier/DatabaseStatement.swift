@@ -54,7 +54,11 @@ enum DatabaseStatement {
         var position = 0
         var lastWasQuoted = false
 
-        mutating func skipSpace() {
+        mutating func skipSpace() { position = Self.afterSpace(bytes, position) }
+
+        /// The first position at or after `start` that is not white space or a comment.
+        static func afterSpace(_ bytes: [UInt8], _ start: Int) -> Int {
+            var position = start
             while position < bytes.count {
                 let byte = bytes[position]
                 if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
@@ -78,9 +82,10 @@ enum DatabaseStatement {
                 {
                     while position < bytes.count, bytes[position] != 0x0A { position += 1 }
                 } else {
-                    return
+                    return position
                 }
             }
+            return position
         }
 
         static func isWordByte(_ byte: UInt8) -> Bool {

@@ -27,6 +27,8 @@ struct TargetTable: Sendable {
     /// Every unique key (target column indexes), for the parallel applier's write sets: two
     /// transactions that write the same value of any of them must not run side by side.
     var uniqueKeys: [[Int]] = []
+    /// Triggers on the table whose body does not skip the applier's session (see TriggerStatement).
+    var unguardedTriggers: [String] = []
 
     /// Reads a table's columns and keys; nil when the target has no such table.
     static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
@@ -72,6 +74,13 @@ struct TargetTable: Sendable {
         let uniqueKeys = indexes.map { index in
             index.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
         }
-        return TargetTable(schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys)
+        // Triggers that would fire again for applied rows (see TriggerStatement).
+        let triggers = try connection.query(
+            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' AND EVENT_OBJECT_TABLE = '\(connection.escape(table))' ORDER BY TRIGGER_NAME"
+        ).rows
+        let unguarded = triggers.filter { !TriggerStatement.isGuarded($0[1] ?? "") }.map { $0[0] ?? "" }
+        return TargetTable(
+            schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
+            unguardedTriggers: unguarded)
     }
 }

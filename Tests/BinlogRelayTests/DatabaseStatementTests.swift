@@ -39,3 +39,30 @@ struct DatabaseStatementTests {
         #expect(Self.rewrite("DROP DATABASE") == nil)
     }
 }
+
+/// CREATE TRIGGER bodies wrapped so that the applier's session skips them.
+@Suite("Trigger statements")
+struct TriggerStatementTests {
+    static func guarded(_ text: String) -> String? {
+        let bytes = Array(text.utf8)
+        switch bytes.withUnsafeBytes({ TriggerStatement.guardBody($0) }) {
+        case .unchanged: return text
+        case .guarded(let guarded): return String(decoding: guarded, as: UTF8.self)
+        case .unreadable: return nil
+        }
+    }
+
+    @Test("the body after FOR EACH ROW [FOLLOWS|PRECEDES name] is wrapped; other statements are not")
+    func bodies() {
+        #expect(
+            Self.guarded("CREATE DEFINER=`root`@`localhost` TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW INSERT INTO a VALUES (NEW.id)")
+                == "CREATE DEFINER=`root`@`localhost` TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW IF @binlog_relay_applying IS NULL THEN INSERT INTO a VALUES (NEW.id)\n; END IF")
+        #expect(
+            Self.guarded("create trigger `for each row` before update on `t` for each row precedes other begin set new.x = 1; end")
+                == "create trigger `for each row` before update on `t` for each row precedes other IF @binlog_relay_applying IS NULL THEN begin set new.x = 1; end\n; END IF")
+        for text in ["CREATE TABLE t (id INT)", "CREATE PROCEDURE p() INSERT INTO t VALUES (1)", "DROP TRIGGER t_ai", "INSERT INTO t VALUES ('CREATE TRIGGER')"] {
+            #expect(Self.guarded(text) == text, "\(text)")
+        }
+        #expect(Self.guarded("CREATE TRIGGER broken AFTER INSERT ON t") == nil)
+    }
+}
