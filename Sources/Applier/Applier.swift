@@ -54,6 +54,10 @@ public final class Applier: @unchecked Sendable {
     private var decoder = BinlogDecoder()
     private var reader: RelayLogReader?
     private var batchStarted: ContinuousClock.Instant?
+    /// What the group's session has `foreign_key_checks` at (nil: not yet set in this group).
+    private var sessionForeignKeyChecks: Bool?
+    /// ROWS_EVENT flag NO_FOREIGN_KEY_CHECKS_F: the source session ran without foreign key checks.
+    static let noForeignKeyChecks: UInt16 = 0x2
     /// A resume succeeded since the last failure.
     private var resumed = false
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
@@ -208,7 +212,8 @@ public final class Applier: @unchecked Sendable {
     /// The session the row statements run in: values are literals that must land unchanged, so
     /// strict (an out-of-range value is an error, never a silent clip); zero dates, invalid dates
     /// and an explicit 0 in an AUTO_INCREMENT column allowed as the source allowed them; TIMESTAMPs
-    /// written in UTC; foreign keys were checked on the source.
+    /// written in UTC; `foreign_key_checks` off here, and set by each group as each row event says
+    /// the source had it (so the target runs the cascades the binlog does not hold).
     static let rowSession = """
         SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION', \
         time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, \
@@ -445,6 +450,16 @@ public final class Applier: @unchecked Sendable {
                 .init(
                     statement: rows.kind.statementName, table: binding.displayName, location: entry.location,
                     source: sourcePosition(of: entry)))
+            // Foreign keys checked as the source checked them for this event: InnoDB's cascades
+            // (ON DELETE/UPDATE CASCADE, SET NULL) are not in the binlog, so the target must run
+            // them itself, as a MySQL replica does.
+            let checks = rows.flags & Self.noForeignKeyChecks == 0
+            if checks && binding.target.hasForeignKeys { batch.serial = true }
+            if sessionForeignKeyChecks != checks {
+                batch.sql.append(checks ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0")
+                batch.endStatement(expecting: nil, context: context)
+                sessionForeignKeyChecks = checks
+            }
             do {
                 try statements.write(rows, binding: binding, context: context, into: &batch)
             } catch {
@@ -541,6 +556,7 @@ public final class Applier: @unchecked Sendable {
         batch.endStatement(expecting: nil, context: context)
         batch.sql.append(Self.rowSession)
         batch.endStatement(expecting: nil, context: context)
+        sessionForeignKeyChecks = false
     }
 
     /// The CREATE TABLE of a CREATE TABLE … SELECT: it commits by itself, so it cannot share a target
@@ -823,6 +839,8 @@ public final class Applier: @unchecked Sendable {
         batch.sql.append(checkpointTable.markerStatement(worker: groupWorker))
         batch.endStatement(expecting: 1, context: context)
         targetTransactionOpen = true
+        // A group may run on any worker's connection: it sets foreign_key_checks itself.
+        sessionForeignKeyChecks = nil
         batchStarted = .now
     }
 
@@ -842,6 +860,7 @@ public final class Applier: @unchecked Sendable {
                 serialGroupsLeft -= 1
                 dependency = index - 1
             }
+            if batch.serial { dependency = index - 1 }
             let job = WorkerPool.Job(
                 index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
                 checkpoint: checkpoint)

@@ -29,6 +29,10 @@ struct ApplyBatch {
     var rowsDeleted = 0
     /// Parallel apply: collect the write set (hashes of every unique key value written).
     var collectsKeys = false
+    /// The group writes a table with foreign keys (or one that others reference): with parallel
+    /// apply it starts only after every earlier group has committed, as the write sets do not
+    /// follow foreign keys and the target checks and cascades them (see Applier).
+    var serial = false
     var keys: [Int] = []
 
     var isEmpty: Bool { expectations.isEmpty }
@@ -40,7 +44,10 @@ struct ApplyBatch {
         sql.removeAll()
         expectations.removeAll(keepingCapacity: true)
         contexts.removeAll(keepingCapacity: true)
-        if !keepingTransactionCount { transactionsEnded = 0 }
+        if !keepingTransactionCount {
+            transactionsEnded = 0
+            serial = false
+        }
         rowsInserted = 0
         rowsUpdated = 0
         rowsDeleted = 0

@@ -29,6 +29,8 @@ struct TargetTable: Sendable {
     var uniqueKeys: [[Int]] = []
     /// Triggers on the table whose body does not skip the applier's session (see TriggerStatement).
     var unguardedTriggers: [String] = []
+    /// The table has foreign keys, or others reference it.
+    var hasForeignKeys = false
 
     /// Reads a table's columns and keys; nil when the target has no such table.
     static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
@@ -79,8 +81,11 @@ struct TargetTable: Sendable {
             "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' AND EVENT_OBJECT_TABLE = '\(connection.escape(table))' ORDER BY TRIGGER_NAME"
         ).rows
         let unguarded = triggers.filter { !TriggerStatement.isGuarded($0[1] ?? "") }.map { $0[0] ?? "" }
+        let references = try connection.query(
+            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE (CONSTRAINT_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))') OR (UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))' AND REFERENCED_TABLE_NAME = '\(connection.escape(table))')"
+        ).scalar
         return TargetTable(
             schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
-            unguardedTriggers: unguarded)
+            unguardedTriggers: unguarded, hasForeignKeys: (references.flatMap { Int($0) } ?? 0) > 0)
     }
 }
