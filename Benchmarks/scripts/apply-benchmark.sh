@@ -59,6 +59,7 @@
 # Environment (defaults):
 #   PORT=33370                 source; PORT+1 target; PORT+2 proxy to the source; PORT+3 proxy to the target
 #   RELAY_SCRATCH=.build-release  build folder
+#   RELAY_BIN=PATH             measure this binlog-relay binary instead of the build's
 #   SYSBENCH_TABLES=4 SYSBENCH_TABLE_SIZE=10000 SYSBENCH_EVENTS=50000 SYSBENCH_THREADS=4
 #                              (50,025 transactions, 240,000 rows, 117 MB of binlog; native
 #                              replication applies it in 7-10 s here)
@@ -139,11 +140,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v python3 >/dev/null 2>&1 || die "python3 not found"
 
-if $build; then
+if $build && [ -z "${RELAY_BIN:-}" ]; then
     log "building binlog-relay (release, $scratch)"
     (cd "$root" && swift build -c release --product binlog-relay --scratch-path "$scratch" >/dev/null)
 fi
-relay="$root/$scratch/release/binlog-relay"
+relay=${RELAY_BIN:-"$root/$scratch/release/binlog-relay"}
 [ -x "$relay" ] || die "$relay not built (run without --no-build)"
 relay_apply=false
 if $relay_wanted; then
@@ -544,7 +545,7 @@ for workload in "${workloads[@]}"; do
 done
 echo
 echo "Command: Benchmarks/scripts/apply-benchmark.sh${argv[*]:+ ${argv[*]}}"
-echo "  with SYSBENCH_TABLES=$sb_tables SYSBENCH_TABLE_SIZE=$sb_table_size SYSBENCH_EVENTS=$sb_events SYSBENCH_THREADS=$sb_threads EVERY_TYPE_ROUNDS=$et_rounds EVERY_TYPE_COPIES=$et_copies NATIVE_THREADS=\"${native_threads[*]}\" WORKERS=\"${workers[*]}\" APPLY_OPTS=\"${apply_opts[*]:-}\" DELAY_RTT_MS=$rtt"
+echo "  with SYSBENCH_TABLES=$sb_tables SYSBENCH_TABLE_SIZE=$sb_table_size SYSBENCH_EVENTS=$sb_events SYSBENCH_THREADS=$sb_threads EVERY_TYPE_ROUNDS=$et_rounds EVERY_TYPE_COPIES=$et_copies NATIVE_THREADS=\"${native_threads[*]}\" WORKERS=\"${workers[*]}\" APPLY_OPTS=\"${apply_opts[*]:-}\" DELAY_RTT_MS=$rtt${SERVER_OPTS:+ SERVER_OPTS=\"$SERVER_OPTS\"}${RELAY_BIN:+ RELAY_BIN=$RELAY_BIN}"
 echo "Measured commands (P = $port source, $tport target, $source_proxy_port / $target_proxy_port proxies):"
 echo "  mariadbd (both): ${common_opts[*]} (+ scripts/mariadb-sandbox.sh's); target also: ${target_opts[*]//$work/TMP}"
 echo "  native: CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=P, MASTER_USER='root', MASTER_LOG_FILE='$first_file', MASTER_LOG_POS=4, MASTER_USE_GTID=no, MASTER_SSL=0;"
