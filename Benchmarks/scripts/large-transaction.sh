@@ -21,7 +21,8 @@
 #        --server-id 4001 --start earliest --exit-when-caught-up          (peak RSS printed too)
 #   4. Measured: /usr/bin/time -v binlog-relay apply --log-dir DIR --until-end
 #        --target-url 'mysql://root@127.0.0.1:PORT+1?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA.pem'
-#      "Maximum resident set size" is the peak; wall clock is the time. Then CHECKSUM TABLE big.t
+#      "Maximum resident set size" is the peak (a per-second sample of /proc/PID/status splits it
+#      into anonymous and file-backed memory); wall clock is the time. Then CHECKSUM TABLE big.t
 #      must be the same on both servers.
 #   With NATIVE=1, first the target's own replication applies the same transaction (timed from
 #   START SLAVE SQL_THREAD, the binlog already in its relay log), for reference; the target is
@@ -255,7 +256,8 @@ sync
 url="mysql://root@127.0.0.1:$tport?ssl-mode=VERIFY_IDENTITY&ssl-ca=$tls/ca.pem"
 apply_cmd=("$relay" apply --log-dir "$relaylog" --target-url "$url" --until-end ${apply_opts[@]+"${apply_opts[@]}"})
 log "4. /usr/bin/time -v ${apply_cmd[*]}"
-# VmRSS every second, to show how memory grows (the peak is /usr/bin/time's).
+# RSS every second, to show how memory grows (the peak is /usr/bin/time's), split into anonymous
+# memory (heap, buffers) and file-backed pages (e.g. a mapped log segment, which the kernel can drop).
 t0=$(now)
 rc=0
 /usr/bin/time -v -o "$work/apply-time.out" timeout "$apply_timeout" "${apply_cmd[@]}" >"$work/apply.out" 2>"$work/apply.err" &
@@ -263,7 +265,8 @@ timer=$!
 (
     while kill -0 "$timer" 2>/dev/null; do
         pid=$(pgrep -P "$(pgrep -P "$timer" | head -n 1)" 2>/dev/null | head -n 1 || true)
-        [ -z "$pid" ] || awk -v t="$(seconds_between "$t0" "$(now)")" '/VmRSS/ { printf "%s s: %d MB\n", t, $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || true
+        [ -z "$pid" ] || awk -v t="$(seconds_between "$t0" "$(now)")" '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
+            END { if (r != "") printf "%s %d %d %d\n", t, r / 1024, a / 1024, f / 1024 }' "/proc/$pid/status" 2>/dev/null || true
         sleep 1
     done
 ) >"$work/rss.log" &
@@ -296,7 +299,11 @@ echo "| one UPDATE of $rows rows (FULL image) | $(awk -v b="$binlog_bytes" 'BEGI
 [ -z "$native_s" ] || echo "native replication (SQL thread, slave_parallel_threads=0) applied the same transaction in $native_s s"
 echo
 echo "apply's summary: $summary"
-echo "RSS while applying (every second): $(awk '{ printf "%s%s %s", sep, $1, $3; sep = ", " }' "$work/rss.log") (MB)"
+if [ -s "$work/rss.log" ]; then
+    echo "RSS while applying, sampled every second (s: total = anonymous + file-backed, MB):"
+    awk '{ printf "%s%s: %d = %d + %d", sep, $1, $2, $3, $4; sep = "; " } END { print "" }' "$work/rss.log" | fold -s -w 120 | sed 's/^/  /'
+    echo "  sampled peak of anonymous memory: $(sort -k3 -n "$work/rss.log" | tail -n 1 | awk '{ print $3 }') MB"
+fi
 echo
 echo "Command: SIZE_MB=$size_mb LIMIT_MB=$limit_mb${APPLY_OPTS:+ APPLY_OPTS=\"$APPLY_OPTS\"}${SERVER_OPTS:+ SERVER_OPTS=\"$SERVER_OPTS\"} NATIVE=$native Benchmarks/scripts/large-transaction.sh${argv[*]:+ ${argv[*]}}"
 echo "  /usr/bin/time -v binlog-relay apply --log-dir DIR --target-url 'mysql://root@127.0.0.1:$tport?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA.pem' --until-end${apply_opts[*]:+ ${apply_opts[*]}}"
