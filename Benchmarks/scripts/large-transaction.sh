@@ -21,8 +21,8 @@
 #        --server-id 4001 --start earliest --exit-when-caught-up          (peak RSS printed too)
 #   4. Measured: /usr/bin/time -v binlog-relay apply --log-dir DIR --until-end
 #        --target-url 'mysql://root@127.0.0.1:PORT+1?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA.pem'
-#      "Maximum resident set size" is the peak (a per-second sample of /proc/PID/status splits it
-#      into anonymous and file-backed memory); wall clock is the time. Then CHECKSUM TABLE big.t
+#      "Maximum resident set size" is the peak (samples of /proc/PID/status every 0.2 s split it
+#      into anonymous and file-backed memory and show when the peak was reached); wall clock is the time. Then CHECKSUM TABLE big.t
 #      must be the same on both servers.
 #   With NATIVE=1, first the target's own replication applies the same transaction (timed from
 #   START SLAVE SQL_THREAD, the binlog already in its relay log), for reference; the target is
@@ -256,18 +256,20 @@ sync
 url="mysql://root@127.0.0.1:$tport?ssl-mode=VERIFY_IDENTITY&ssl-ca=$tls/ca.pem"
 apply_cmd=("$relay" apply --log-dir "$relaylog" --target-url "$url" --until-end ${apply_opts[@]+"${apply_opts[@]}"})
 log "4. /usr/bin/time -v ${apply_cmd[*]}"
-# RSS every second, to show how memory grows (the peak is /usr/bin/time's), split into anonymous
-# memory (heap, buffers) and file-backed pages (e.g. a mapped log segment, which the kernel can drop).
+# /proc/PID/status every 0.2 s, to show when and how memory grows (the peak is /usr/bin/time's):
+# VmRSS split into anonymous memory (heap, buffers) and file-backed pages (e.g. a mapped log
+# segment, which the kernel can drop), and VmHWM (the peak so far: when it jumps is when the peak was).
 t0=$(now)
 rc=0
 /usr/bin/time -v -o "$work/apply-time.out" timeout "$apply_timeout" "${apply_cmd[@]}" >"$work/apply.out" 2>"$work/apply.err" &
 timer=$!
 (
+    pid=""
     while kill -0 "$timer" 2>/dev/null; do
-        pid=$(pgrep -P "$(pgrep -P "$timer" | head -n 1)" 2>/dev/null | head -n 1 || true)
-        [ -z "$pid" ] || awk -v t="$(seconds_between "$t0" "$(now)")" '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
-            END { if (r != "") printf "%s %d %d %d\n", t, r / 1024, a / 1024, f / 1024 }' "/proc/$pid/status" 2>/dev/null || true
-        sleep 1
+        [ -n "$pid" ] || pid=$(pgrep -P "$(pgrep -P "$timer" | head -n 1)" 2>/dev/null | head -n 1 || true)
+        [ -z "$pid" ] || awk -v t="$(seconds_between "$t0" "$(now)")" '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } /^VmHWM/ { h = $2 }
+            END { if (r != "") printf "%s %d %d %d %d\n", t, r / 1024, a / 1024, f / 1024, h / 1024 }' "/proc/$pid/status" 2>/dev/null || true
+        sleep 0.2
     done
 ) >"$work/rss.log" &
 sampler=$!
@@ -300,9 +302,21 @@ echo "| one UPDATE of $rows rows (FULL image) | $(awk -v b="$binlog_bytes" 'BEGI
 echo
 echo "apply's summary: $summary"
 if [ -s "$work/rss.log" ]; then
-    echo "RSS while applying, sampled every second (s: total = anonymous + file-backed, MB):"
-    awk '{ printf "%s%s: %d = %d + %d", sep, $1, $2, $3, $4; sep = "; " } END { print "" }' "$work/rss.log" | fold -s -w 120 | sed 's/^/  /'
-    echo "  sampled peak of anonymous memory: $(sort -k3 -n "$work/rss.log" | tail -n 1 | awk '{ print $3 }') MB"
+    awk -v peak="$peak_mb" '
+        { n++; t[n] = $1; r[n] = $2; a[n] = $3; f[n] = $4; h[n] = $5
+          if ($3 > amax) amax = $3; if ($4 > fmax) fmax = $4; if ($2 > rmax) rmax = $2 }
+        END {
+            for (i = 1; i <= n; i++) if (h[i] >= peak - 1) {
+                if (i == 1) printf "peak RSS (VmHWM) already reached at the first sample, %s s after the start\n", t[i]
+                else printf "peak RSS (VmHWM) reached between %s s (peak so far %d MB) and %s s\n", t[i - 1], h[i - 1], t[i]
+                break
+            }
+            printf "sampled every 0.2 s: at most %d MB resident at a sample, %d MB anonymous, %d MB file-backed\n", rmax, amax, fmax
+            printf "profile (s: resident = anonymous + file-backed, peak so far; MB):"
+            step = int(n / 40) + 1
+            for (i = 1; i <= n; i += step) printf "%s %s: %d = %d + %d, %d", (i == 1 ? "" : ";"), t[i], r[i], a[i], f[i], h[i]
+            print ""
+        }' "$work/rss.log" | fold -s -w 120 | sed '1,2! s/^/  /'
 fi
 echo
 echo "Command: SIZE_MB=$size_mb LIMIT_MB=$limit_mb${APPLY_OPTS:+ APPLY_OPTS=\"$APPLY_OPTS\"}${SERVER_OPTS:+ SERVER_OPTS=\"$SERVER_OPTS\"} NATIVE=$native Benchmarks/scripts/large-transaction.sh${argv[*]:+ ${argv[*]}}"
