@@ -143,6 +143,7 @@ extension RelayLogWriter {
         }
         var commit = point(prologue.end)
         var stopReason: String?
+        var released = 0
         while true {
             let offset = reader.offset
             let event: BinlogEvent
@@ -163,6 +164,11 @@ extension RelayLogWriter {
                 break
             }
             if state.consume(event) { commit = point(reader.offset) }
+            // Keep resident memory small while a large segment is read through.
+            if reader.offset - released >= 64 << 20 {
+                released = reader.offset
+                region.release(before: offset)
+            }
         }
         let scannedEnd = reader.offset
         state.abandonTransaction()
