@@ -257,8 +257,18 @@ final class PacedWriter: @unchecked Sendable {
             do {
                 let connection = try server.connect()
                 var index = 0
+                var retries = 0
                 while index < limit && !lock.withLock({ stopRequested }) {
-                    for statement in transaction(index) { try connection.execute(statement) }
+                    do {
+                        for statement in transaction(index) { try connection.execute(statement) }
+                    } catch let error as MySQLError where [1205, 1213].contains(error.number) && retries < 20 {
+                        // A deadlock or lock wait with another session (a relay applying to this
+                        // server): roll back and run the transaction again, as an application would.
+                        try? connection.execute("ROLLBACK")
+                        retries += 1
+                        continue
+                    }
+                    retries = 0
                     index += 1
                     lock.withLock { done = index }
                     if pause > 0 { Thread.sleep(forTimeInterval: pause) }

@@ -11,7 +11,7 @@ import Testing
 struct ApplierTwoWayTests {
     static let setup = [
         "CREATE DATABASE shared",
-        "CREATE TABLE shared.items (id INT AUTO_INCREMENT PRIMARY KEY, origin CHAR(1) NOT NULL, n INT NOT NULL, note VARCHAR(40))",
+        "CREATE TABLE shared.items (id INT AUTO_INCREMENT PRIMARY KEY, origin CHAR(1) NOT NULL, n INT NOT NULL, note VARCHAR(40), KEY (origin, n))",
         "CREATE TABLE shared.a_only (id INT PRIMARY KEY, v VARCHAR(20))",
         "CREATE TABLE shared.b_only (id INT PRIMARY KEY, v VARCHAR(20))",
         "CREATE TABLE shared.counters (id INT PRIMARY KEY, hits INT NOT NULL)",
