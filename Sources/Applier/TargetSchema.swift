@@ -28,6 +28,29 @@ struct TargetTable: Sendable {
     /// transactions that write the same value of any of them must not run side by side.
     var uniqueKeys: [[Int]] = []
 
+    /// Reads every table of a schema (columns and keys) in one round trip: after a DDL statement
+    /// the applier reads the target's schema again, and across a slow link each round trip counts.
+    static func loadSchema(_ schema: String, from connection: MySQLConnection) throws(MySQLError) -> [String: TargetTable] {
+        let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))'"
+        let results = try connection.queryAll(
+            """
+            SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
+            WHERE \(where_) ORDER BY TABLE_NAME, ORDINAL_POSITION;
+            SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS \
+            WHERE \(where_) ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX
+            """)
+        guard results.count == 2 else { return [:] }
+        var columnRows: [String: [[String?]]] = [:]
+        for row in results[0].rows { columnRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
+        var keyRows: [String: [[String?]]] = [:]
+        for row in results[1].rows { keyRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
+        var tables: [String: TargetTable] = [:]
+        for (name, columns) in columnRows {
+            tables[name] = build(schema: schema, table: name, columnRows: columns, keyRows: keyRows[name] ?? [])
+        }
+        return tables
+    }
+
     /// Reads a table's columns and keys; nil when the target has no such table.
     static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
         let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))'"
@@ -35,6 +58,15 @@ struct TargetTable: Sendable {
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE \(where_) ORDER BY ORDINAL_POSITION"
         ).rows
         guard !columnRows.isEmpty else { return nil }
+        let keyRows = try connection.query(
+            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
+        ).rows
+        return build(schema: schema, table: table, columnRows: columnRows, keyRows: keyRows)
+    }
+
+    /// A table from its `information_schema` rows: COLUMNS (name, data type, column type,
+    /// nullable, extra) and STATISTICS (index, non-unique, column, sub-part, nullable).
+    static func build(schema: String, table: String, columnRows: [[String?]], keyRows: [[String?]]) -> TargetTable {
         let columns = columnRows.map { row in
             let extra = (row[4] ?? "").uppercased()
             return Column(
@@ -46,9 +78,6 @@ struct TargetTable: Sendable {
         }
         // Keys: the primary key, else the first unique key whose columns are all NOT NULL and whole
         // (no prefix): such a key names exactly one row.
-        let keyRows = try connection.query(
-            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
-        ).rows
         var indexes: [(name: String, columns: [String], usable: Bool)] = []
         for row in keyRows where row[1] == "0" {
             let name = row[0] ?? ""
