@@ -40,7 +40,8 @@ public final class Applier: @unchecked Sendable {
     // Per connection (reset by `resume`).
     private var connection: MySQLConnection?
     private var maximumPacket = 16 << 20
-    private var tables: [String: TargetTable] = [:]
+    /// The target's tables by schema, then name (read a schema at a time).
+    private var tables: [String: [String: TargetTable]] = [:]
     private var bindings: [String: TableBinding] = [:]
     private var collations: [UInt32: (String, String)] = [:]
     private var batch = ApplyBatch()
@@ -969,24 +970,23 @@ public final class Applier: @unchecked Sendable {
         let key = map.schema + "\u{0}" + map.table
         if let existing = bindings[key], existing.tableMap === map { return existing }
         let schema = configuration.filter.targetSchema(map.schema)
-        let targetKey = schema + "\u{0}" + map.table
-        var target = tables[targetKey]
-        if target == nil {
+        if tables[schema] == nil {
+            // The whole schema in one round trip: after a DDL statement every table of it is
+            // read again, and across a slow link one query beats one per table.
             guard let connection else { throw ApplierError(.connection, "not connected") }
             do {
-                target = try TargetTable.load(schema: schema, table: map.table, from: connection)
+                tables[schema] = try TargetTable.loadSchema(schema, from: connection)
             } catch {
                 throw ApplierError(error.isTransient ? .connection : .target, "cannot read the target's schema", server: error)
             }
-            guard let target else {
-                var error = located(
-                    ApplierError(.schemaMismatch, "table `\(schema)`.`\(map.table)` is not on the target"), entry)
-                error.table = "`\(schema)`.`\(map.table)`"
-                throw error
-            }
-            tables[targetKey] = target
         }
-        if let triggers = target?.unguardedTriggers, !triggers.isEmpty {
+        guard let target = tables[schema]?[map.table] else {
+            var error = located(ApplierError(.schemaMismatch, "table `\(schema)`.`\(map.table)` is not on the target"), entry)
+            error.table = "`\(schema)`.`\(map.table)`"
+            throw error
+        }
+        if !target.unguardedTriggers.isEmpty {
+            let triggers = target.unguardedTriggers
             var error = located(
                 ApplierError(
                     .schemaMismatch,
@@ -996,7 +996,7 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         do {
-            let binding = try TableBinding(tableMap: map, target: target!)
+            let binding = try TableBinding(tableMap: map, target: target)
             bindings[key] = binding
             return binding
         } catch {

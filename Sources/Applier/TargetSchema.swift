@@ -32,6 +32,41 @@ struct TargetTable: Sendable {
     /// The table has foreign keys, or others reference it.
     var hasForeignKeys = false
 
+    /// Reads every table of a schema (columns and keys) in one round trip: after a DDL statement
+    /// the applier reads the target's schema again, and across a slow link each round trip counts.
+    static func loadSchema(_ schema: String, from connection: MySQLConnection) throws(MySQLError) -> [String: TargetTable] {
+        let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))'"
+        let results = try connection.queryAll(
+            """
+            SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
+            WHERE \(where_) ORDER BY TABLE_NAME, ORDINAL_POSITION;
+            SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS \
+            WHERE \(where_) ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX;
+            SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS \
+            WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' ORDER BY TRIGGER_NAME;
+            SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME \
+            FROM information_schema.REFERENTIAL_CONSTRAINTS \
+            WHERE CONSTRAINT_SCHEMA = '\(connection.escape(schema))' OR UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))'
+            """)
+        guard results.count == 4 else { return [:] }
+        var columnRows: [String: [[String?]]] = [:]
+        for row in results[0].rows { columnRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
+        var keyRows: [String: [[String?]]] = [:]
+        for row in results[1].rows { keyRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
+        var unguarded: [String: [String]] = [:]
+        for row in results[2].rows where !TriggerStatement.isGuarded(row[2] ?? "") {
+            unguarded[row[0] ?? "", default: []].append(row[1] ?? "")
+        }
+        let related = Self.related(results[3].rows, schema: schema)
+        var tables: [String: TargetTable] = [:]
+        for (name, columns) in columnRows {
+            tables[name] = build(
+                schema: schema, table: name, columnRows: columns, keyRows: keyRows[name] ?? [],
+                unguardedTriggers: unguarded[name] ?? [], hasForeignKeys: related.contains(name))
+        }
+        return tables
+    }
+
     /// Reads a table's columns and keys; nil when the target has no such table.
     static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
         let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))'"
@@ -39,6 +74,38 @@ struct TargetTable: Sendable {
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE \(where_) ORDER BY ORDINAL_POSITION"
         ).rows
         guard !columnRows.isEmpty else { return nil }
+        let keyRows = try connection.query(
+            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
+        ).rows
+        let triggers = try connection.query(
+            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' AND EVENT_OBJECT_TABLE = '\(connection.escape(table))' ORDER BY TRIGGER_NAME"
+        ).rows
+        let references = try connection.query(
+            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '\(connection.escape(schema))' OR UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))'"
+        ).rows
+        return build(
+            schema: schema, table: table, columnRows: columnRows, keyRows: keyRows,
+            unguardedTriggers: triggers.filter { !TriggerStatement.isGuarded($0[1] ?? "") }.map { $0[0] ?? "" },
+            hasForeignKeys: Self.related(references, schema: schema).contains(table))
+    }
+
+    /// Tables of `schema` with foreign keys or referenced by one, from REFERENTIAL_CONSTRAINTS rows
+    /// (constraint schema, table, referenced schema, referenced table).
+    static func related(_ rows: [[String?]], schema: String) -> Set<String> {
+        var names: Set<String> = []
+        for row in rows {
+            if row[0] == schema, let table = row[1] ?? nil { names.insert(table) }
+            if row[2] == schema, let table = row[3] ?? nil { names.insert(table) }
+        }
+        return names
+    }
+
+    /// A table from its `information_schema` rows: COLUMNS (name, data type, column type,
+    /// nullable, extra) and STATISTICS (index, non-unique, column, sub-part, nullable).
+    static func build(
+        schema: String, table: String, columnRows: [[String?]], keyRows: [[String?]], unguardedTriggers: [String] = [],
+        hasForeignKeys: Bool = false
+    ) -> TargetTable {
         let columns = columnRows.map { row in
             let extra = (row[4] ?? "").uppercased()
             return Column(
@@ -50,9 +117,6 @@ struct TargetTable: Sendable {
         }
         // Keys: the primary key, else the first unique key whose columns are all NOT NULL and whole
         // (no prefix): such a key names exactly one row.
-        let keyRows = try connection.query(
-            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
-        ).rows
         var indexes: [(name: String, columns: [String], usable: Bool)] = []
         for row in keyRows where row[1] == "0" {
             let name = row[0] ?? ""
@@ -76,16 +140,8 @@ struct TargetTable: Sendable {
         let uniqueKeys = indexes.map { index in
             index.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
         }
-        // Triggers that would fire again for applied rows (see TriggerStatement).
-        let triggers = try connection.query(
-            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' AND EVENT_OBJECT_TABLE = '\(connection.escape(table))' ORDER BY TRIGGER_NAME"
-        ).rows
-        let unguarded = triggers.filter { !TriggerStatement.isGuarded($0[1] ?? "") }.map { $0[0] ?? "" }
-        let references = try connection.query(
-            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE (CONSTRAINT_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))') OR (UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))' AND REFERENCED_TABLE_NAME = '\(connection.escape(table))')"
-        ).scalar
         return TargetTable(
             schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
-            unguardedTriggers: unguarded, hasForeignKeys: (references.flatMap { Int($0) } ?? 0) > 0)
+            unguardedTriggers: unguardedTriggers, hasForeignKeys: hasForeignKeys)
     }
 }

@@ -169,6 +169,29 @@ public final class MySQLConnection {
     /// Runs a query and returns its rows as text (NULL as nil) with the column names.
     public func query(_ sql: String) throws(MySQLError) -> MySQLResult {
         if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
+        let rows = try storedResult()
+        // Drain anything more (a multi-statement connection) so the next command can go.
+        while mysql_next_result(handle) == 0 {
+            if let extra = mysql_store_result(handle) { mysql_free_result(extra) }
+        }
+        return rows
+    }
+
+    /// Runs several statements in one round trip (``MySQLConnectionConfiguration/multiStatements``)
+    /// and returns every result (empty for statements without rows).
+    public func queryAll(_ sql: String) throws(MySQLError) -> [MySQLResult] {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
+        var results: [MySQLResult] = []
+        while true {
+            results.append(try storedResult())
+            let next = mysql_next_result(handle)
+            if next == -1 { return results }
+            if next > 0 { throw lastError(operation: "query") }
+        }
+    }
+
+    /// The current result's rows.
+    private func storedResult() throws(MySQLError) -> MySQLResult {
         guard let result = mysql_store_result(handle) else {
             if mysql_field_count(handle) == 0 { return MySQLResult(columns: [], rows: []) }
             throw lastError(operation: "query")
