@@ -579,12 +579,15 @@ public final class Applier: @unchecked Sendable {
         try pool?.drain()
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
+        var head = SQLText()
         if !rerun {
             var marked = pending!
             marked.pendingStatementEnd = end
-            try commitStandalone(marked)
+            let (sql, written) = try standaloneCheckpoint(marked)
+            head = sql
+            committed = written
         }
-        try runStatement(query, entry: entry, rerun: rerun)
+        try runStatement(query, entry: entry, rerun: rerun, head: head, tail: rowSessionReset())
         status.update { $0.statementsApplied += 1 }
     }
 
@@ -596,27 +599,50 @@ public final class Applier: @unchecked Sendable {
         try pool?.drain()
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
+        // One round trip across a slow link: the checkpoint marking the statement pending, the
+        // statement in its session, the row session back, and the checkpoint past it. The server
+        // stops at the first statement that fails, so nothing after a failure takes effect.
+        var head = SQLText()
         if !rerun {
             var marked = before
             marked.pendingStatementEnd = end
-            try commitStandalone(marked)
+            head = try standaloneCheckpoint(marked).0
         }
-        try runStatement(query, entry: entry, rerun: rerun)
         var done = pending!
         done.pendingStatementEnd = nil
-        try commitStandalone(done)
+        var tail = rowSessionReset()
+        tail.append(";")
+        let (checkpointSQL, written) = try standaloneCheckpoint(done)
+        tail.append(checkpointSQL.bytes)
+        try runStatement(query, entry: entry, rerun: rerun, head: head, tail: tail)
+        committed = written
         status.update {
             $0.statementsApplied += 1
             $0.transactionsApplied += 1
-            $0.applied = done
+            $0.applied = written
         }
         logger.debug("statement applied", metadata: ["at": "\(entry.location)", "checkpoint": "\(done.location)"])
     }
 
+    /// `USE <relay schema>; <row session>` (two statements, no trailing `;`): back from a
+    /// statement's session to the one row statements run in.
+    private func rowSessionReset() -> SQLText {
+        var sql = SQLText()
+        sql.append("USE ")
+        sql.appendIdentifier(configuration.schema)
+        sql.append(";")
+        sql.append(Self.rowSession)
+        return sql
+    }
+
     /// Runs a statement that commits by itself, marked as the relay's, in the session the source
-    /// ran it in; then returns to the row session and forgets what it knew of the target's tables.
-    /// With `rerun` (it was pending when a crash came), "already done" errors count as done.
-    private func runStatement(_ query: QueryEvent, entry: RelayLogEntry, rerun: Bool) throws(ApplierError) {
+    /// ran it in, between `head` (four statements: the pending checkpoint, or none) and `tail`
+    /// (back to the row session, then the checkpoint past it), in one round trip when all goes
+    /// well; then forgets what it knew of the target's tables. With `rerun` (it was pending when a
+    /// crash came), "already done" errors count as done.
+    private func runStatement(
+        _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, head: SQLText, tail: SQLText
+    ) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         let prologue = try statementPrologue(query, entry: entry)
         let target = configuration.filter.targetSchema(query.schemaName)
@@ -644,9 +670,16 @@ public final class Applier: @unchecked Sendable {
             error.statement = "DDL"
             throw error
         }
+        var head = head
         var withSchema = true
-        while true {
+        var finished = false
+        while !finished {
+            let headCount = head.isEmpty ? 0 : 4
             var sql = SQLText()
+            if !head.isEmpty {
+                sql.append(head.bytes)
+                sql.append(";")
+            }
             for statement in prologue {
                 sql.append(statement)
                 sql.append(";")
@@ -658,20 +691,36 @@ public final class Applier: @unchecked Sendable {
             }
             sql.append(CheckpointTable.statementMarker)
             sql.bytes.append(contentsOf: text)
-            let statementIndex = prologue.count + (withSchema ? 1 : 0)
+            sql.append(";")
+            sql.append(tail.bytes)
+            let statementIndex = headCount + prologue.count + (withSchema ? 1 : 0)
             let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
             guard let error = outcome.error else { break }
             let failed = outcome.affectedRows.count
+            if failed < headCount {
+                throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)
+            }
+            // From here on the pending checkpoint is committed: do not write it again.
+            head = SQLText()
             if withSchema && failed == statementIndex - 1 && error.number == 1049 {
                 // The default schema is gone on the target (dropped before this statement): run it
                 // without one, as it names what it changes.
                 withSchema = false
                 continue
             }
+            if failed > statementIndex {
+                throw ApplierError(
+                    error.isTransient ? .connection : .target, "cannot write the checkpoint after a statement", server: error)
+            }
             if rerun && failed == statementIndex && Self.alreadyDone.contains(error.number) {
                 logger.notice(
                     "a statement interrupted by a crash was already applied", metadata: ["at": "\(entry.location)", "error": "\(error)"])
-                break
+                let rest = tail.bytes.withUnsafeBytes { connection.executeBatch($0) }
+                if let error = rest.error {
+                    throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint after a statement", server: error)
+                }
+                finished = true
+                continue
             }
             var failure = located(
                 ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error), entry)
@@ -679,16 +728,10 @@ public final class Applier: @unchecked Sendable {
             failure.table = "schema `\(target)`"
             throw failure
         }
-        // Back to the row session.
-        do {
-            try connection.execute("USE " + String(decoding: SQLText.identifier(configuration.schema), as: UTF8.self))
-            try connection.execute(Self.rowSession)
-        } catch {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot reset the session after a statement", server: error)
-        }
         // The statement may have changed any table: read the target's schema again when needed.
         tables.removeAll()
         bindings.removeAll()
+        sessionForeignKeyChecks = nil
     }
 
     /// The statements that put the session where the source's was for `query`: its settings, its
@@ -947,6 +990,17 @@ public final class Applier: @unchecked Sendable {
     /// Writes a checkpoint in a transaction of its own (the marker first, as every relay transaction).
     private func commitStandalone(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        let (sql, written) = try standaloneCheckpoint(checkpoint, worker: worker)
+        let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+        if let error = outcome.error {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)
+        }
+        committed = written
+    }
+
+    /// `BEGIN; <marker>; <checkpoint>; COMMIT` (four statements, no trailing `;`), and the
+    /// checkpoint as written.
+    private func standaloneCheckpoint(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) -> (SQLText, Checkpoint) {
         var checkpoint = checkpoint
         // Always for this location: a checkpoint made from `pending` or `before` carries the
         // fingerprint of the location it was resumed at (nil only before the log is open).
@@ -957,11 +1011,7 @@ public final class Applier: @unchecked Sendable {
         sql.append(";")
         sql.append(checkpointTable.writeStatement(checkpoint, worker: worker))
         sql.append(";COMMIT")
-        let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-        if let error = outcome.error {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)
-        }
-        committed = checkpoint
+        return (sql, checkpoint)
     }
 
     // MARK: - Tables
