@@ -155,7 +155,11 @@ relay_apply=false
 if $relay_wanted; then
     # ArgumentParser prints the top-level help (exit 0) for an unknown subcommand's --help, so
     # look for `apply` in the list of subcommands and check that it takes --until-end.
-    if "$relay" --help 2>&1 | grep -qE '^ +apply( |$)' && "$relay" apply --help 2>&1 | grep -q -- --until-end; then
+    # (Captured first: `grep -q` stops reading early, and under pipefail the writer's SIGPIPE
+    # would count as a failure.)
+    top_help=$("$relay" --help 2>&1 || true)
+    apply_help=$("$relay" apply --help 2>&1 || true)
+    if grep -qE '^ +apply( |$)' <<<"$top_help" && grep -q -- --until-end <<<"$apply_help"; then
         relay_apply=true
     else
         log "this binlog-relay has no 'apply' subcommand yet: the relay's apply runs are skipped"
