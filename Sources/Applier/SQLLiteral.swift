@@ -2,9 +2,9 @@ import BinlogFormat
 
 /// Writes column values as SQL literals that mean exactly what the binlog holds:
 ///
-/// - strings, BLOBs, BINARY, GEOMETRY and VECTOR as hex literals (`X'…'`): the bytes go as they
-///   are, whatever the connection's or the column's character set (a binary string assigned to a
-///   character column is copied byte for byte);
+/// - strings, BLOBs, BINARY, GEOMETRY and VECTOR as binary strings (`_binary'…'`, only `'`, `\`
+///   and NUL escaped): the bytes go as they are, whatever the connection's or the column's
+///   character set (a binary string assigned to a character column is copied byte for byte);
 /// - integers in decimal with the signedness the table map or the target column gives, BIT, ENUM
 ///   and SET as the numbers they are stored as (an ENUM index, a SET bitmask, read as signed);
 /// - DECIMAL with all its digits; FLOAT widened to the double it equals and DOUBLE as the
@@ -44,9 +44,9 @@ enum SQLLiteral {
         case .timestamp(let timestamp):
             writeTimestamp(timestamp, into: &sql)
         case .string(let bytes):
-            sql.appendHex(bytes, padTo: padTo)
+            sql.appendEscaped(bytes, padTo: padTo)
         case .blob(let bytes), .geometry(let bytes), .vector(let bytes):
-            sql.appendHex(bytes)
+            sql.appendEscaped(bytes)
         case .enumIndex(let index):
             sql.append(index)
         case .setBits(let bits):
@@ -63,8 +63,7 @@ enum SQLLiteral {
             } catch {
                 throw ApplierError(.decode, "a JSON value cannot be read: \(error)")
             }
-            sql.append("_utf8mb4")
-            text.withUnsafeBytes { sql.appendHex($0) }
+            text.withUnsafeBytes { sql.appendEscaped($0, introducer: "_utf8mb4") }
         case .jsonDiff:
             // Only an UPDATE's SET writes a diff (RowStatements handles it): never a plain literal.
             throw ApplierError(.decode, "a partial JSON update where a whole value was expected")

@@ -81,6 +81,35 @@ struct SQLText {
         bytes.append(UInt8(ascii: "'"))
     }
 
+    /// `_binary'…'` (or another introducer): a string with exactly these bytes, sent as they are
+    /// but for a backslash before `'`, `\` and NUL (the row session never sets
+    /// NO_BACKSLASH_ESCAPES). Half the size of `X'…'` for large BLOBs, and as exact: the server's
+    /// lexer reads a quoted literal byte by byte outside valid multi-byte sequences, and in UTF-8 no
+    /// multi-byte sequence contains a quote or a backslash. `padTo`: NUL bytes are added up to
+    /// this length.
+    mutating func appendEscaped(_ data: UnsafeRawBufferPointer, introducer: StaticString = "_binary", padTo: Int = 0) {
+        append(introducer)
+        bytes.append(UInt8(ascii: "'"))
+        bytes.reserveCapacity(bytes.count + data.count + data.count / 64 + 2)
+        var runStart = 0
+        for index in 0..<data.count {
+            let byte = data[index]
+            guard byte == 0x27 || byte == 0x5C || byte == 0x00 else { continue }
+            if index > runStart { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[runStart..<index])) }
+            bytes.append(0x5C)
+            bytes.append(byte == 0 ? UInt8(ascii: "0") : byte)
+            runStart = index + 1
+        }
+        if data.count > runStart { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[runStart..<data.count])) }
+        if padTo > data.count {
+            for _ in data.count..<padTo {
+                bytes.append(0x5C)
+                bytes.append(UInt8(ascii: "0"))
+            }
+        }
+        bytes.append(UInt8(ascii: "'"))
+    }
+
     /// Text written by one of the value types' `write(into:)`, quoted.
     mutating func appendQuoted(_ write: (inout [UInt8]) -> Void) {
         bytes.append(UInt8(ascii: "'"))

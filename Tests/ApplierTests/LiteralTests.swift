@@ -46,13 +46,14 @@ struct LiteralTests {
         #expect(throws: ApplierError.self) { try literal(.double(.nan)) }
     }
 
-    @Test("bytes go as hex, whatever they hold")
+    @Test("bytes go as a binary string, only quote, backslash and NUL escaped")
     func bytes() throws {
-        let data: [UInt8] = [0x00, 0x27, 0x5C, 0xF0, 0x9F, 0x98, 0x80, 0xFF]
-        let text = try data.withUnsafeBytes { try literal(.blob($0)) }
-        #expect(text == "X'00275CF09F9880FF'")
+        let data: [UInt8] = [0x00, 0x27, 0x5C, 0xF0, 0x9F, 0x98, 0x80, 0xFF, 0x0A]
+        var sql = SQLText()
+        try data.withUnsafeBytes { try SQLLiteral.write(.blob($0), unsigned: false, into: &sql) }
+        #expect(sql.bytes == Array("_binary'\\0\\'\\\\".utf8) + [0xF0, 0x9F, 0x98, 0x80, 0xFF, 0x0A, 0x27])
         let empty = try [UInt8]().withUnsafeBytes { try literal(.string($0)) }
-        #expect(empty == "X''")
+        #expect(empty == "_binary''")
     }
 
     @Test("timestamps are UTC text; zero is the zero timestamp")
