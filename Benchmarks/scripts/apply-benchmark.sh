@@ -189,16 +189,7 @@ trap 'exit 130' INT TERM
 
 # --- certificates (as Tests/TestSupport/TestCertificates.swift makes them) --------------------
 tls="$work/tls"
-mkdir -p "$tls"
-(
-    cd "$tls"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj "/CN=apply-benchmark CA" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-    chmod 644 server.key
-) >"$work/openssl.log" 2>&1 || { cat "$work/openssl.log" >&2; die "openssl failed"; }
+"$root/scripts/make-tls-certificates.sh" "$tls" apply-benchmark || die "openssl failed"
 
 # --- servers ---------------------------------------------------------------------------------
 common_opts=(

@@ -125,16 +125,7 @@ log "disk: $avail_mb MB free in $(df -P "$work" | awk 'NR == 2 { print $6 }'), a
 
 # --- certificates and servers ----------------------------------------------------------------
 tls="$work/tls"
-mkdir -p "$tls"
-(
-    cd "$tls"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj "/CN=large-transaction CA" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-    chmod 644 server.key
-) >"$work/openssl.log" 2>&1 || { cat "$work/openssl.log" >&2; die "openssl failed"; }
+"$root/scripts/make-tls-certificates.sh" "$tls" large-transaction || die "openssl failed"
 
 common_opts=(
     --binlog-row-image=FULL

@@ -53,16 +53,7 @@ fi
 relay="$root/.build/release/binlog-relay"
 
 say "Starting a source and a TLS target in $dir"
-mkdir -p "$dir/tls"
-(
-    cd "$dir/tls"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj "/CN=binlog-relay demo CA" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >server.ext
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-    chmod 644 server.key
-) >/dev/null 2>&1
+"$root/scripts/make-tls-certificates.sh" "$dir/tls" "binlog-relay demo"
 "$sandbox" start "$dir/source" "$source_port" --server-id=1 --binlog-row-metadata=FULL >/dev/null
 "$sandbox" start "$dir/target" "$target_port" --server-id=2 \
     --ssl-ca="$dir/tls/ca.pem" --ssl-cert="$dir/tls/server.pem" --ssl-key="$dir/tls/server.key" >/dev/null
