@@ -958,20 +958,11 @@ public final class Applier: @unchecked Sendable {
         }
         let elapsed = ContinuousClock.now - started
         let done = batch
-        status.update {
-            $0.rowsInserted += UInt64(done.rowsInserted)
-            $0.rowsUpdated += UInt64(done.rowsUpdated)
-            $0.rowsDeleted += UInt64(done.rowsDeleted)
-            $0.batchTime += elapsed
-            $0.lastBatch = elapsed
-            $0.batches += 1
-        }
+        status.recordBatch(done, took: elapsed, committed: checkpoint)
         if let checkpoint {
             targetTransactionOpen = false
             committed = checkpoint
             status.update {
-                $0.applied = checkpoint
-                $0.transactionsApplied += UInt64(done.transactionsEnded)
                 $0.readLocation = checkpoint.location
                 $0.state = .applying
             }

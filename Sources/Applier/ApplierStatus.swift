@@ -65,4 +65,20 @@ public final class ApplierStatus: Sendable {
     public var snapshot: Snapshot { state.withLock { $0 } }
 
     func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+
+    /// Counts a batch sent to the target; with `committed`, the target transaction it ended.
+    func recordBatch(_ batch: ApplyBatch, took elapsed: Duration, committed: Checkpoint?) {
+        state.withLock {
+            $0.rowsInserted += UInt64(batch.rowsInserted)
+            $0.rowsUpdated += UInt64(batch.rowsUpdated)
+            $0.rowsDeleted += UInt64(batch.rowsDeleted)
+            $0.batchTime += elapsed
+            $0.lastBatch = elapsed
+            $0.batches += 1
+            if let committed {
+                $0.applied = committed
+                $0.transactionsApplied += UInt64(batch.transactionsEnded)
+            }
+        }
+    }
 }

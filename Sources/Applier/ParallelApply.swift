@@ -159,17 +159,7 @@ final class WorkerPool: @unchecked Sendable {
                 return
             }
             let elapsed = ContinuousClock.now - started
-            let batch = job.batch
-            status.update {
-                $0.rowsInserted += UInt64(batch.rowsInserted)
-                $0.rowsUpdated += UInt64(batch.rowsUpdated)
-                $0.rowsDeleted += UInt64(batch.rowsDeleted)
-                $0.transactionsApplied += UInt64(batch.transactionsEnded)
-                $0.batchTime += elapsed
-                $0.lastBatch = elapsed
-                $0.batches += 1
-                $0.applied = job.checkpoint
-            }
+            status.recordBatch(job.batch, took: elapsed, committed: job.checkpoint)
             monitor.withLock {
                 committed = job.index
                 queues[worker].removeFirst()
