@@ -287,9 +287,6 @@ public final class Applier: @unchecked Sendable {
             }
             batch.collectsKeys = true
         }
-        // One round trip a group where the target can check the row counts itself (MariaDB);
-        // elsewhere the COMMIT waits for the applier's check. Workers commit in turn, apart.
-        batch.serverChecks = pool == nil && connection.isMariaDB
         stream = StreamState(source: checkpoint!.source, gtid: checkpoint!.gtid)
         decoder = BinlogDecoder()
         if let format = reader.formatDescription {
@@ -922,10 +919,6 @@ public final class Applier: @unchecked Sendable {
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
         batch.sql.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
         batch.endStatement(expecting: nil, context: context)
-        if batch.serverChecks {
-            // Every count is checked by the target before it gets here: one round trip.
-            batch.add("COMMIT", context: context)
-        }
         try send(committing: checkpoint)
         groupOnThisConnection = false
     }
@@ -952,7 +945,7 @@ public final class Applier: @unchecked Sendable {
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
             throw error
         }
-        if checkpoint != nil && !batch.serverChecks {
+        if checkpoint != nil {
             do {
                 try connection.execute("COMMIT")
             } catch {

@@ -34,11 +34,6 @@ struct ApplyBatch {
     /// follow foreign keys and the target checks and cascades them (see Applier).
     var serial = false
     var keys: [Int] = []
-    /// The target checks each statement's row count itself (MariaDB runs `IF … END IF` outside
-    /// stored programs): after every statement with an expected count comes
-    /// `IF ROW_COUNT() <> n THEN SIGNAL …`, so a group whose UPDATE finds no row stops there, before
-    /// its COMMIT, and the COMMIT can travel in the same round trip as the statements.
-    var serverChecks = false
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
@@ -69,13 +64,6 @@ struct ApplyBatch {
     mutating func endStatement(expecting rows: UInt64?, context: Int32) {
         sql.append(byte: UInt8(ascii: ";"))
         expectations.append(Expectation(rows: rows, context: context))
-        if serverChecks, let rows {
-            // ROW_COUNT() is the matched count here: the session has CLIENT_FOUND_ROWS.
-            sql.append("IF ROW_COUNT() <> ")
-            sql.append(unsigned: rows)
-            sql.append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'binlog-relay: row count differs'; END IF;")
-            expectations.append(Expectation(rows: nil, context: context))
-        }
     }
 
     /// Adds a statement the relay wrote (BEGIN, checkpoint, COMMIT).
