@@ -44,11 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Installing what is missing and building (release)"
-"$root/scripts/setup-debian.sh"
-if ! command -v sysbench >/dev/null; then
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-    $sudo apt-get install -y -qq --no-install-recommends sysbench >/dev/null
-fi
+"$root/scripts/setup-debian.sh"  # MariaDB server and client, sysbench, openssl, the build's libraries
 (cd "$root" && swift build -c release --product binlog-relay 2>&1 | tail -1)
 relay="$root/.build/release/binlog-relay"
 
