@@ -919,7 +919,12 @@ public final class Applier: @unchecked Sendable {
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
         batch.sql.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
         batch.endStatement(expecting: nil, context: context)
-        try send(committing: checkpoint)
+        let commitsItself = !batch.mayMissRows
+        if commitsItself {
+            // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
+            batch.add("COMMIT", context: context)
+        }
+        try send(committing: checkpoint, commitSent: commitsItself)
         groupOnThisConnection = false
     }
 
@@ -927,8 +932,9 @@ public final class Applier: @unchecked Sendable {
     /// checkpoint, then commits. The COMMIT goes only after the check: in one round trip with the
     /// statements, the server would commit a transaction whose UPDATE found no row (not an error
     /// to the server) together with its checkpoint and everything after it, before the applier
-    /// could see the row counts and stop.
-    private func send(committing checkpoint: Checkpoint?) throws(ApplierError) {
+    /// could see the row counts and stop. `commitSent`: the batch ends with its COMMIT already
+    /// (nothing in it can miss a row without the server failing it).
+    private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
@@ -945,7 +951,7 @@ public final class Applier: @unchecked Sendable {
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
             throw error
         }
-        if checkpoint != nil {
+        if checkpoint != nil && !commitSent {
             do {
                 try connection.execute("COMMIT")
             } catch {

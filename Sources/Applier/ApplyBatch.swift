@@ -34,6 +34,10 @@ struct ApplyBatch {
     /// follow foreign keys and the target checks and cascades them (see Applier).
     var serial = false
     var keys: [Int] = []
+    /// An UPDATE or DELETE is in the batch: it may find fewer rows than the source changed, which
+    /// the server does not treat as an error, so the COMMIT must wait for the applier's check. A
+    /// batch of INSERTs (all rows or an error) and statements commits in the same round trip.
+    var mayMissRows = false
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
@@ -51,6 +55,7 @@ struct ApplyBatch {
         rowsInserted = 0
         rowsUpdated = 0
         rowsDeleted = 0
+        mayMissRows = false
         keys.removeAll(keepingCapacity: true)
     }
 

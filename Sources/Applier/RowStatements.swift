@@ -39,6 +39,7 @@ struct RowStatements {
     ) throws(ApplierError) {
         do throws(BinlogError) {
             var rows = try event.rows()
+            if event.kind != .insert { batch.mayMissRows = true }
             switch event.kind {
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
             case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
