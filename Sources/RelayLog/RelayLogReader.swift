@@ -118,12 +118,36 @@ public final class RelayLogReader {
     /// for as long as the segment exists, and a different log (a directory made anew from another
     /// start) almost surely another, before anything is applied from the wrong place.
     public func fingerprint(before location: RelayLogLocation) throws(RelayLogError) -> UInt32 {
-        try open(location.segment, through: location.offset)
-        guard let region else { return 0 }
-        let end = Int(location.offset)
+        // Read with pread, never by mapping: remapping would free the bytes of the entry the
+        // caller may still be holding.
+        let end = Int64(location.offset)
         let start = max(0, end - 4096)
-        guard end <= region.bytes.count else { return 0 }
-        return crc32(UnsafeRawBufferPointer(rebasing: region.bytes[start..<end]))
+        guard end > start else { return crc32(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let path = directory.appending(Segment.fileName(location.segment))
+        let file: FileDescriptor
+        var temporary: FileDescriptor?
+        if openSegment == location.segment, let descriptor {
+            file = descriptor
+        } else {
+            temporary = try SegmentIndex.openSegment(path, .readOnly)
+            file = temporary!
+        }
+        defer { if let temporary { try? temporary.close() } }
+        var buffer = [UInt8](repeating: 0, count: Int(end - start))
+        var readError: Errno?
+        let count = buffer.withUnsafeMutableBytes { bytes -> Int in
+            do {
+                return try file.read(fromAbsoluteOffset: start, into: bytes)
+            } catch {
+                readError = (error as? Errno) ?? .ioError
+                return -1
+            }
+        }
+        if let readError { throw .system(readError, "cannot read the segment", path: path) }
+        guard count == buffer.count else {
+            throw RelayLogError(.corrupt, "the segment ends before offset \(end)", path: path.string)
+        }
+        return buffer.withUnsafeBytes { crc32($0) }
     }
 
     /// Maps segment `number` (whole, or at least `through` bytes of it).
