@@ -82,26 +82,10 @@ enum SQLLiteral {
             sql.append("'0000-00-00 00:00:00'")
             return
         }
-        let seconds = Int(timestamp.seconds)
-        let (year, month, day) = civilDate(daysSinceEpoch: seconds / 86_400)
-        let timeOfDay = seconds % 86_400
+        let time = UTCDateTime(unixSeconds: Int64(timestamp.seconds))
         let value = DateTimeValue(
-            year: year, month: month, day: day, hour: timeOfDay / 3600, minute: timeOfDay / 60 % 60,
-            second: timeOfDay % 60, microseconds: timestamp.microseconds, fractionalDigits: timestamp.fractionalDigits)
+            year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute,
+            second: time.second, microseconds: timestamp.microseconds, fractionalDigits: timestamp.fractionalDigits)
         sql.appendQuoted(value.write)
-    }
-
-    /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`,
-    /// "chrono-Compatible Low-Level Date Algorithms").
-    static func civilDate(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
