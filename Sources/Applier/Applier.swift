@@ -54,7 +54,6 @@ public final class Applier: @unchecked Sendable {
     private var stream = StreamState()
     private var decoder = BinlogDecoder()
     private var reader: RelayLogReader?
-    private var batchStarted: ContinuousClock.Instant?
     /// What the group's session has `foreign_key_checks` at (nil: not yet set in this group).
     private var sessionForeignKeyChecks: Bool?
     /// ROWS_EVENT flag NO_FOREIGN_KEY_CHECKS_F: the source session ran without foreign key checks.
@@ -80,7 +79,6 @@ public final class Applier: @unchecked Sendable {
         var open = false
         var skip: SkipReason?
         var sawTable = false
-        var startLocation: RelayLogLocation?
         /// Statements of this source transaction are in the batch.
         var wroteStatements = false
         /// SET statements for the next statement the source logged as text (INTVAR, RAND, USER_VAR).
@@ -282,7 +280,7 @@ public final class Applier: @unchecked Sendable {
             // Every worker's checkpoint row exists before its first marker update.
             for worker in 1...configuration.workers { try commitStandalone(checkpoint!, worker: worker) }
             let target = configuration.target
-            pool = try WorkerPool(count: configuration.workers, status: status, logger: logger) { () throws(ApplierError) in
+            pool = try WorkerPool(count: configuration.workers, status: status) { () throws(ApplierError) in
                 try Applier.openSession(target).0
             }
             batch.collectsKeys = true
@@ -368,7 +366,9 @@ public final class Applier: @unchecked Sendable {
         if !entry.isRelayMade {
             standalone = try apply(event, entry: entry, insidePayload: false)
         }
-        let before = pending!
+        // Only a statement that commits by itself needs the position before it (its group is
+        // committed there): no copy of the checkpoint for every other event.
+        let before: Checkpoint? = standalone == nil ? nil : pending
         let ends = stream.consume(event)
         guard ends else { return }
         // A transaction ended (or an event between transactions went by): the checkpoint may move here.
@@ -379,7 +379,7 @@ public final class Applier: @unchecked Sendable {
         if let commit = stream.commitMicroseconds { pending.commitMicroseconds = commit }
         if transaction.skip == nil {
             pending.transactions += 1
-            if let standalone {
+            if let standalone, let before {
                 try applyStandaloneStatement(standalone, entry: entry, before: before)
             } else {
                 batch.transactionsEnded += 1
@@ -885,7 +885,6 @@ public final class Applier: @unchecked Sendable {
         targetTransactionOpen = true
         // A group may run on any worker's connection: it sets foreign_key_checks itself.
         sessionForeignKeyChecks = nil
-        batchStarted = .now
     }
 
     /// Commits the group with its checkpoint (nothing to do when no statement is gathered).

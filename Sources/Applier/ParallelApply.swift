@@ -1,4 +1,3 @@
-import Logging
 import MySQLClient
 import RelayLog
 
@@ -40,16 +39,14 @@ final class WorkerPool: @unchecked Sendable {
     private var threads: [BackgroundThread] = []
     let count: Int
     private let status: ApplierStatus
-    private let logger: Logger
 
     /// Starts `count` workers, each connecting with `connect`; waits until all are connected.
     init(
-        count: Int, status: ApplierStatus, logger: Logger,
+        count: Int, status: ApplierStatus,
         connect: @escaping @Sendable () throws(ApplierError) -> MySQLConnection
     ) throws(ApplierError) {
         self.count = count
         self.status = status
-        self.logger = logger
         committed = 0
         submitted = 0
         queues = Array(repeating: [], count: count + 1)

@@ -61,8 +61,7 @@ struct SQLText {
     private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     /// `X'…'`: a binary string with exactly these bytes, whatever the connection's character set.
-    /// `padTo`: zero bytes are added up to this length.
-    mutating func appendHex(_ data: UnsafeRawBufferPointer, padTo: Int = 0) {
+    mutating func appendHex(_ data: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "X"))
         bytes.append(UInt8(ascii: "'"))
         let start = bytes.count
@@ -77,7 +76,6 @@ struct SQLText {
                 }
             }
         }
-        if padTo > data.count { bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: (padTo - data.count) * 2)) }
         bytes.append(UInt8(ascii: "'"))
     }
 

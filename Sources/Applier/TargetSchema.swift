@@ -67,28 +67,6 @@ struct TargetTable: Sendable {
         return tables
     }
 
-    /// Reads a table's columns and keys; nil when the target has no such table.
-    static func load(schema: String, table: String, from connection: MySQLConnection) throws(MySQLError) -> TargetTable? {
-        let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))' AND TABLE_NAME = '\(connection.escape(table))'"
-        let columnRows = try connection.query(
-            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE \(where_) ORDER BY ORDINAL_POSITION"
-        ).rows
-        guard !columnRows.isEmpty else { return nil }
-        let keyRows = try connection.query(
-            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS WHERE \(where_) ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX"
-        ).rows
-        let triggers = try connection.query(
-            "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' AND EVENT_OBJECT_TABLE = '\(connection.escape(table))' ORDER BY TRIGGER_NAME"
-        ).rows
-        let references = try connection.query(
-            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '\(connection.escape(schema))' OR UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))'"
-        ).rows
-        return build(
-            schema: schema, table: table, columnRows: columnRows, keyRows: keyRows,
-            unguardedTriggers: triggers.filter { !TriggerStatement.isGuarded($0[1] ?? "") }.map { $0[0] ?? "" },
-            hasForeignKeys: Self.related(references, schema: schema).contains(table))
-    }
-
     /// Tables of `schema` with foreign keys or referenced by one, from REFERENTIAL_CONSTRAINTS rows
     /// (constraint schema, table, referenced schema, referenced table).
     static func related(_ rows: [[String?]], schema: String) -> Set<String> {

@@ -127,7 +127,6 @@ struct RunCommand: ParsableCommand {
             let started = Applier(
                 configuration: applierConfiguration, frontier: frontier, logger: Logger(label: "binlog-relay.apply"))
             applier = started
-            let status = started.status
             applierThread = BackgroundThread {
                 do {
                     try started.run()
@@ -135,7 +134,6 @@ struct RunCommand: ParsableCommand {
                     applierFailure.set("\(error)")
                 }
             }
-            _ = status
         }
         let appliedStatus = applier?.status
         let reader = SourceReader(
