@@ -55,9 +55,7 @@ struct ApplierFilterTests {
     func filters() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
-        let connection = try pair.source.connect()
-        for statement in Self.source { try connection.execute(statement) }
-        connection.close()
+        try pair.source.execute(Self.source)
         try pair.fillLog()
         let system: Set<String> = ["information_schema", "mysql", "performance_schema", "sys", "binlog_relay"]
 

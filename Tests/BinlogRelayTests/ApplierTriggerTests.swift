@@ -31,9 +31,7 @@ struct ApplierTriggerTests {
     func triggers() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
-        let connection = try pair.source.connect()
-        for statement in Self.source { try connection.execute(statement) }
-        connection.close()
+        try pair.source.execute(Self.source)
         try pair.fillLog()
         let run = try pair.apply()
         #expect(run.code == 0, "\(run.output)")

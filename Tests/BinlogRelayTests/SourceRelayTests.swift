@@ -244,9 +244,7 @@ enum Workload {
         func start() {
             Thread.detachNewThread { [self] in
                 do {
-                    let connection = try server.connect()
-                    for statement in Workload.transactions(range) { try connection.execute(statement) }
-                    connection.close()
+                    try server.execute(Workload.transactions(range))
                 } catch {
                     self.error = error
                 }
