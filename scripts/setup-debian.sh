@@ -4,6 +4,8 @@
 set -euo pipefail
 
 packages=(libmariadb-dev libssl-dev zlib1g-dev libzstd-dev pkg-config python3 zstd mariadb-client mariadb-server openssl strace sysbench)
+# More packages a caller needs (a benchmark's `time`, say): scripts/setup-debian.sh time
+packages+=("$@")
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

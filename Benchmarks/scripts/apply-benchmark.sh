@@ -130,19 +130,10 @@ apply_timeout=${APPLY_TIMEOUT:-300}
 log() { echo "apply-benchmark.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# --- tools -----------------------------------------------------------------------------------
-need=()
-command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# --- tools ----------------------------------------------------------------------------------
+# The servers, clients, openssl and sysbench as the tests have them (apt-get, when missing), and
+# GNU time for the peak RSS.
+"$root/scripts/setup-debian.sh" time
 command -v python3 >/dev/null 2>&1 || die "python3 not found"
 
 if $build && [ -z "${RELAY_BIN:-}" ]; then

@@ -67,18 +67,10 @@ die() { log "$*"; exit 1; }
 now() { date +%s.%N; }
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-# --- tools -----------------------------------------------------------------------------------
-need=()
-command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+# --- tools ----------------------------------------------------------------------------------
+# The servers, clients, openssl and sysbench as the tests have them (apt-get, when missing), and
+# GNU time for the peak RSS.
+"$root/scripts/setup-debian.sh" time
 
 if $build && [ -z "${RELAY_BIN:-}" ]; then
     log "building binlog-relay (release, $scratch)"
