@@ -39,6 +39,8 @@ public final class Applier: @unchecked Sendable {
 
     // Per connection (reset by `resume`).
     private var connection: MySQLConnection?
+    /// `connection`'s round trips already in ``status``.
+    private var countedRoundTrips = 0
     private var maximumPacket = 16 << 20
     /// The target's tables by schema, then name (read a schema at a time).
     private var tables: [String: [String: TargetTable]] = [:]
@@ -151,6 +153,8 @@ public final class Applier: @unchecked Sendable {
         pool?.shutdown()
         pool = nil
         history.reset()
+        if let connection { status.countRoundTrips(of: connection, counted: &countedRoundTrips) }
+        countedRoundTrips = 0
         connection?.close()
         connection = nil
         targetTransactionOpen = false
@@ -168,23 +172,20 @@ public final class Applier: @unchecked Sendable {
 
     // MARK: - Connection and resume
 
-    private func connect() throws(ApplierError) -> MySQLConnection {
+    /// Connects, makes the checkpoint table when missing and reads the checkpoint.
+    private func connect() throws(ApplierError) -> (MySQLConnection, Checkpoint?) {
         let (connection, packet) = try Self.openSession(configuration.target)
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
         batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
-        do {
-            try checkpointTable.create(on: connection)
-        } catch {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot prepare the target session", server: error)
-        }
-        return connection
+        let checkpoint = try checkpointTable.prepareAndRead(on: connection)
+        return (connection, checkpoint)
     }
 
-    /// A connection to the target in the row session (see ``sessionSettings``), and the target's
-    /// `max_allowed_packet`.
-    static func openSession(_ configuration: MySQLConnectionConfiguration) throws(ApplierError) -> (MySQLConnection, Int) {
+    /// A connection to the target in the row session (see ``sessionSettings``) with `extra`
+    /// session statements, and the target's `max_allowed_packet`: one round trip after connecting.
+    static func openSession(_ configuration: MySQLConnectionConfiguration, extra: [String] = []) throws(ApplierError) -> (MySQLConnection, Int) {
         var target = configuration
         target.multiStatements = true
         target.foundRows = true
@@ -195,17 +196,18 @@ public final class Applier: @unchecked Sendable {
             let code: ApplierError.Code = error.isTransient ? .connection : .target
             throw ApplierError(code, "cannot connect to the target \(target.endpoint)", server: error)
         }
-        do {
-            try connection.execute("SET NAMES utf8mb4")
-            try connection.execute(Self.sessionSettings)
-            let packet = try connection.query("SELECT @@max_allowed_packet").scalar.flatMap(Int.init) ?? (16 << 20)
-            // The relay's changes go to the target's binlog as rows, like native replication's
-            // (needs a privilege some users lack: then the target's own format stays).
-            try? connection.execute("SET SESSION binlog_format = 'ROW'")
-            return (connection, packet)
-        } catch {
+        // The relay's changes go to the target's binlog as rows, like native replication's: the
+        // last statement, as it needs a privilege some users lack (then the target's own format
+        // stays, and the statements before it have all run).
+        let statements = ["SET NAMES utf8mb4", Self.sessionSettings] + extra + ["SELECT @@max_allowed_packet", "SET SESSION binlog_format = 'ROW'"]
+        let outcome = Array(statements.joined(separator: ";").utf8).withUnsafeBytes {
+            connection.executeBatch($0, keepingResults: true)
+        }
+        if let error = outcome.error, outcome.affectedRows.count < statements.count - 1 {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot prepare the target session", server: error)
         }
+        let packet = outcome.resultSets.first?.scalar.flatMap(Int.init) ?? (16 << 20)
+        return (connection, packet)
     }
 
     /// The session the row statements run in: values are literals that must land unchanged, so
@@ -225,7 +227,7 @@ public final class Applier: @unchecked Sendable {
 
     /// Connects, reads the checkpoint and positions the log reader after it.
     private func resume() throws(ApplierError) -> RelayLogReader {
-        let connection = try connect()
+        let (connection, found) = try connect()
         self.connection = connection
         tables.removeAll()
         bindings.removeAll()
@@ -235,7 +237,7 @@ public final class Applier: @unchecked Sendable {
         transaction = TransactionState()
 
         let reader: RelayLogReader
-        var checkpoint = try checkpointTable.read(from: connection)
+        var checkpoint = found
         if let checkpoint {
             do {
                 reader = try RelayLogReader(directory: configuration.logDirectory, from: checkpoint.location)
@@ -277,11 +279,11 @@ public final class Applier: @unchecked Sendable {
         pending.pendingStatementEnd = nil
         pending.logFingerprint = nil
         if configuration.workers > 1 {
-            // Every worker's checkpoint row exists before its first marker update.
-            for worker in 1...configuration.workers { try commitStandalone(checkpoint!, worker: worker) }
+            // Every worker's checkpoint row exists before its first marker update (one round trip).
+            try commitStandalone(checkpoint!, workers: Array(1...configuration.workers))
             let target = configuration.target
             pool = try WorkerPool(count: configuration.workers, status: status) { () throws(ApplierError) in
-                try Applier.openSession(target).0
+                try Applier.openSession(target, extra: WorkerPool.sessionSettings).0
             }
             batch.collectsKeys = true
         }
@@ -964,6 +966,7 @@ public final class Applier: @unchecked Sendable {
         let elapsed = ContinuousClock.now - started
         let done = batch
         status.recordBatch(done, took: elapsed, committed: checkpoint)
+        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
         if let checkpoint {
             targetTransactionOpen = false
             committed = checkpoint
@@ -983,10 +986,18 @@ public final class Applier: @unchecked Sendable {
         batch.reset(keepingTransactionCount: checkpoint == nil)
     }
 
-    /// Writes a checkpoint in a transaction of its own (the marker first, as every relay transaction).
-    private func commitStandalone(_ checkpoint: Checkpoint, worker: Int = 0) throws(ApplierError) {
+    /// Writes a checkpoint in a transaction of its own (the marker first, as every relay
+    /// transaction), for each of `workers`' rows (each in its own transaction), in one round trip.
+    private func commitStandalone(_ checkpoint: Checkpoint, workers: [Int] = [0]) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
-        let (sql, written) = try standaloneCheckpoint(checkpoint, worker: worker)
+        var sql = SQLText()
+        var written = checkpoint
+        for worker in workers {
+            if !sql.isEmpty { sql.append(";") }
+            let one: SQLText
+            (one, written) = try standaloneCheckpoint(checkpoint, worker: worker)
+            sql.append(one.bytes)
+        }
         let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         if let error = outcome.error {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)

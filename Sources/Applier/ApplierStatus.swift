@@ -1,3 +1,4 @@
+import MySQLClient
 import RelayLog
 import Synchronization
 
@@ -50,6 +51,8 @@ public final class ApplierStatus: Sendable {
         public var rowsDeleted: UInt64 = 0
         public var statementsApplied: UInt64 = 0
         public var batches: UInt64 = 0
+        /// Queries sent to the target (each a round trip), on every connection of the applier.
+        public var roundTrips: UInt64 = 0
         public var batchTime: Duration = .zero
         public var lastBatch: Duration = .zero
         public var retries: UInt64 = 0
@@ -65,6 +68,14 @@ public final class ApplierStatus: Sendable {
     public var snapshot: Snapshot { state.withLock { $0 } }
 
     func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+
+    /// Counts the round trips `connection` made since `counted`, which it then becomes.
+    func countRoundTrips(of connection: MySQLConnection, counted: inout Int) {
+        let made = connection.roundTrips - counted
+        guard made > 0 else { return }
+        counted = connection.roundTrips
+        state.withLock { $0.roundTrips += UInt64(made) }
+    }
 
     /// Counts a batch sent to the target; with `committed`, the target transaction it ended.
     func recordBatch(_ batch: ApplyBatch, took elapsed: Duration, committed: Checkpoint?) {

@@ -48,12 +48,13 @@ struct CheckpointTable {
     /// binlog (the other direction of a two-way setup) recognises and skips them.
     static let statementMarker = "/* binlog-relay */ "
 
-    /// Creates the schema and table when missing.
-    func create(on connection: MySQLConnection) throws(MySQLError) {
+    /// Creates the schema and table when missing and reads the channel's checkpoint, in one round
+    /// trip. Nil when the channel has never applied anything. With parallel apply each worker has a
+    /// row; groups commit in source order, so the row furthest along is the target's position.
+    func prepareAndRead(on connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
         let schemaName = String(decoding: SQLText.identifier(schema), as: UTF8.self)
-        try connection.execute("\(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName)")
-        try connection.execute(
-            """
+        let sql = """
+            \(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName);
             \(Self.statementMarker)CREATE TABLE IF NOT EXISTS \(qualifiedName) (
               channel VARCHAR(64) NOT NULL,
               worker SMALLINT UNSIGNED NOT NULL,
@@ -70,25 +71,24 @@ struct CheckpointTable {
               marker BIGINT UNSIGNED NOT NULL DEFAULT 0,
               updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
               PRIMARY KEY (channel, worker)
-            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
-            """)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+            SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
+              pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
+            WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
+            """
+        let outcome = Array(sql.utf8).withUnsafeBytes { connection.executeBatch($0, keepingResults: true) }
+        if let error = outcome.error {
+            let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot read the checkpoint"
+            throw ApplierError(error.isTransient ? .connection : .target, what, server: error)
+        }
+        guard let result = outcome.resultSets.first else {
+            throw ApplierError(.target, "cannot read the checkpoint: the target returned no rows")
+        }
+        return try Self.checkpoint(from: result, table: qualifiedName)
     }
 
-    /// The channel's checkpoint, or nil when it has never applied anything. With parallel apply
-    /// each worker has a row; groups commit in source order, so the row furthest along is the
-    /// target's position.
-    func read(from connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
-        let result: MySQLResult
-        do {
-            result = try connection.query(
-                """
-                SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
-                  pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
-                WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
-                """)
-        } catch {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot read the checkpoint", server: error)
-        }
+    /// The checkpoint in the first row of `result` (the SELECT of ``prepareAndRead(on:)``).
+    static func checkpoint(from result: MySQLResult, table qualifiedName: String) throws(ApplierError) -> Checkpoint? {
         guard let row = result.rows.first else { return nil }
         func number(_ index: Int) throws(ApplierError) -> UInt64 {
             guard let text = row[index], let value = UInt64(text) else {

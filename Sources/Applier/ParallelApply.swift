@@ -27,6 +27,12 @@ final class WorkerPool: @unchecked Sendable {
         var checkpoint: Checkpoint
     }
 
+    /// What a worker's session sets besides the row session: row locks only (no gap locks), and a
+    /// short lock wait (see the type's comment).
+    static let sessionSettings = [
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "SET SESSION innodb_lock_wait_timeout = 5",
+    ]
+
     private let monitor = Monitor()
     // Guarded by `monitor`.
     private var committed: Int
@@ -105,21 +111,18 @@ final class WorkerPool: @unchecked Sendable {
     private func work(_ worker: Int, connect: @Sendable () throws(ApplierError) -> MySQLConnection) {
         let connection: MySQLConnection
         do {
+            // Row locks only (no gap locks), and a short wait (see the type's comment): `connect`
+            // sets them in the session's first round trip.
             connection = try connect()
-            // Row locks only (no gap locks), and a short wait: see the type's comment.
-            try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            try connection.execute("SET SESSION innodb_lock_wait_timeout = 5")
-        } catch let error as ApplierError {
+        } catch {
             fail(error)
             return
-        } catch let error as MySQLError {
-            fail(ApplierError(error.isTransient ? .connection : .target, "cannot prepare a worker session", server: error))
-            return
-        } catch {
-            fail(ApplierError(.target, "cannot prepare a worker session: \(error)"))
-            return
         }
-        defer { connection.close() }
+        var countedRoundTrips = 0
+        defer {
+            status.countRoundTrips(of: connection, counted: &countedRoundTrips)
+            connection.close()
+        }
         monitor.withLock {
             ready += 1
             monitor.broadcast()
@@ -157,6 +160,7 @@ final class WorkerPool: @unchecked Sendable {
             }
             let elapsed = ContinuousClock.now - started
             status.recordBatch(job.batch, took: elapsed, committed: job.checkpoint)
+            status.countRoundTrips(of: connection, counted: &countedRoundTrips)
             monitor.withLock {
                 committed = job.index
                 queues[worker].removeFirst()

@@ -123,8 +123,13 @@ public final class MySQLConnection {
 
     // MARK: - Statements
 
+    /// Queries sent (each one round trip to the server, whatever it holds), for the applier's
+    /// status: across a slow link they are what apply time is made of.
+    public private(set) var roundTrips = 0
+
     /// Runs a statement that returns no rows.
     public func execute(_ sql: String) throws(MySQLError) {
+        roundTrips += 1
         if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
         // Drain any result so the connection is ready for the next command.
         repeat {
@@ -139,20 +144,28 @@ public final class MySQLConnection {
         /// The first failing statement's error; its index is `affectedRows.count`. The statements
         /// after it were not run.
         public var error: MySQLError?
+        /// With `keepingResults`: the rows of each statement that returned a result set (a
+        /// SELECT), in order; statements without one add nothing.
+        public var resultSets: [MySQLResult] = []
     }
 
     /// Sends `sql` (statements separated by `;`, binary-safe: the bytes go as they are) in one
     /// query and reads every statement's result. Needs ``MySQLConnectionConfiguration/multiStatements``
-    /// for more than one statement. One round trip for the whole batch.
-    public func executeBatch(_ sql: UnsafeRawBufferPointer) -> BatchOutcome {
+    /// for more than one statement. One round trip for the whole batch. `keepingResults`: the rows
+    /// of the statements that return some (SELECTs riding along with changes) are kept.
+    public func executeBatch(_ sql: UnsafeRawBufferPointer, keepingResults: Bool = false) -> BatchOutcome {
         var outcome = BatchOutcome(affectedRows: [], error: nil)
         let base = sql.baseAddress?.assumingMemoryBound(to: CChar.self)
+        roundTrips += 1
         if mysql_real_query(handle, base, UInt(sql.count)) != 0 {
             outcome.error = lastError(operation: "apply")
             return outcome
         }
         while true {
-            if let result = mysql_store_result(handle) { mysql_free_result(result) }
+            if let result = mysql_store_result(handle) {
+                if keepingResults { outcome.resultSets.append(Self.rows(of: result)) }
+                mysql_free_result(result)
+            }
             outcome.affectedRows.append(mysql_affected_rows(handle))
             let next = mysql_next_result(handle)
             if next == -1 { return outcome }
@@ -168,6 +181,7 @@ public final class MySQLConnection {
 
     /// Runs a query and returns its rows as text (NULL as nil) with the column names.
     public func query(_ sql: String) throws(MySQLError) -> MySQLResult {
+        roundTrips += 1
         if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
         let rows = try storedResult()
         // Drain anything more (a multi-statement connection) so the next command can go.
@@ -180,6 +194,7 @@ public final class MySQLConnection {
     /// Runs several statements in one round trip (``MySQLConnectionConfiguration/multiStatements``)
     /// and returns every result (empty for statements without rows).
     public func queryAll(_ sql: String) throws(MySQLError) -> [MySQLResult] {
+        roundTrips += 1
         if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 { throw lastError(operation: "query") }
         var results: [MySQLResult] = []
         while true {
@@ -197,6 +212,11 @@ public final class MySQLConnection {
             throw lastError(operation: "query")
         }
         defer { mysql_free_result(result) }
+        return Self.rows(of: result)
+    }
+
+    /// A stored result's rows as text.
+    private static func rows(of result: UnsafeMutablePointer<MYSQL_RES>) -> MySQLResult {
         let count = Int(mysql_num_fields(result))
         var columns: [String] = []
         if let fields = mysql_fetch_fields(result) {

@@ -76,6 +76,7 @@ struct ApplyCommand: ParsableCommand {
                 "transactions": "\(snapshot.transactionsApplied)",
                 "rows": "\(snapshot.rowsInserted + snapshot.rowsUpdated + snapshot.rowsDeleted)",
                 "skipped": "\(snapshot.transactionsSkipped)", "batches": "\(snapshot.batches)",
+                "round_trips": "\(snapshot.roundTrips)",
                 "seconds": "\(seconds)",
             ])
     }
