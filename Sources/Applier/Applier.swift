@@ -46,6 +46,10 @@ public final class Applier: @unchecked Sendable {
     private var tables: [String: [String: TargetTable]] = [:]
     private var bindings: [String: TableBinding] = [:]
     private var collations: [UInt32: (String, String)] = [:]
+    /// The schema read in the round trip of the last DDL statement, until a row event uses it.
+    private var schemaReadAhead: String?
+    /// DDL statements in a row whose schema read went unused (after two, reads wait for a row event).
+    private var unusedSchemaReads = 0
     private var batch = ApplyBatch()
     /// A target transaction is open (BEGIN and the marker sent, COMMIT not yet).
     private var targetTransactionOpen = false
@@ -577,19 +581,21 @@ public final class Applier: @unchecked Sendable {
             error.statement = "DDL"
             throw error
         }
-        try commitGroup()
         try pool?.drain()
+        let lead = try finishGroupBeforeStatement(at: pending, statementBytes: query.query.count)
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         var head = SQLText()
+        var written: Checkpoint?
         if !rerun {
             var marked = pending!
             marked.pendingStatementEnd = end
-            let (sql, written) = try standaloneCheckpoint(marked)
+            let sql: SQLText
+            (sql, written) = try standaloneCheckpoint(marked)
             head = sql
-            committed = written
         }
-        try runStatement(query, entry: entry, rerun: rerun, head: head, tail: rowSessionReset())
+        try runStatement(query, entry: entry, rerun: rerun, lead: lead, head: head, tail: rowSessionReset())
+        if let written { committed = written }
         status.update { $0.statementsApplied += 1 }
     }
 
@@ -597,8 +603,8 @@ public final class Applier: @unchecked Sendable {
     /// `before` the statement), record that the statement is pending, run it with the session
     /// settings the source logged, then commit the checkpoint past it (``pending``).
     private func applyStandaloneStatement(_ query: QueryEvent, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
-        try commitGroup(at: before)
         try pool?.drain()
+        let lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count)
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         // One round trip across a slow link: the checkpoint marking the statement pending, the
@@ -616,7 +622,7 @@ public final class Applier: @unchecked Sendable {
         tail.append(";")
         let (checkpointSQL, written) = try standaloneCheckpoint(done)
         tail.append(checkpointSQL.bytes)
-        try runStatement(query, entry: entry, rerun: rerun, head: head, tail: tail)
+        try runStatement(query, entry: entry, rerun: rerun, lead: lead, head: head, tail: tail)
         committed = written
         status.update {
             $0.statementsApplied += 1
@@ -624,6 +630,65 @@ public final class Applier: @unchecked Sendable {
             $0.applied = written
         }
         logger.debug("statement applied", metadata: ["at": "\(entry.location)", "checkpoint": "\(done.location)"])
+    }
+
+    /// Ends the open group (if any) before a statement that commits by itself, with `checkpoint`
+    /// (the position before the statement). Its statements run on this connection (with parallel
+    /// apply too: the workers are drained, and the statement must wait for the group anyway). A
+    /// group that can only fail with an error (INSERTs, statements) is returned with its COMMIT, to
+    /// go in the statement's round trip ahead of it; one with an UPDATE or DELETE is sent and
+    /// checked, then committed, first.
+    private func finishGroupBeforeStatement(at checkpoint: Checkpoint, statementBytes: Int) throws(ApplierError) -> Lead? {
+        guard targetTransactionOpen else { return nil }
+        var checkpoint = checkpoint
+        checkpoint.logFingerprint = try fingerprint(checkpoint.location)
+        groupOnThisConnection = true
+        guard !batch.mayMissRows else {
+            try commitGroup(at: checkpoint)
+            return nil
+        }
+        let context = batch.addContext(
+            .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
+        batch.sql.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
+        batch.endStatement(expecting: nil, context: context)
+        batch.add("COMMIT", context: context)
+        guard batch.byteCount + statementBytes + (64 << 10) < maximumPacket else {
+            // Too large to go with the statement in one packet: on its own.
+            try send(committing: checkpoint, commitSent: true)
+            groupOnThisConnection = false
+            return nil
+        }
+        let lead = Lead(batch: batch, checkpoint: checkpoint)
+        batch.reset()
+        targetTransactionOpen = false
+        groupOnThisConnection = false
+        return lead
+    }
+
+    /// A group's statements, ending with its checkpoint and COMMIT, that go in the round trip of
+    /// the statement after them.
+    struct Lead {
+        var batch: ApplyBatch
+        var checkpoint: Checkpoint
+    }
+
+    /// Checks what the `lead` statements at the start of `outcome` did: throws if one failed or
+    /// changed the wrong number of rows; otherwise the group is committed. Returns the outcome of
+    /// the statements after them.
+    private func settle(_ lead: Lead, _ outcome: MySQLConnection.BatchOutcome, took elapsed: Duration) throws(ApplierError) -> MySQLConnection.BatchOutcome {
+        let count = lead.batch.expectations.count
+        var own = outcome
+        own.affectedRows = Array(outcome.affectedRows.prefix(count))
+        if outcome.affectedRows.count >= count { own.error = nil }
+        try ApplyBatch.check(own, of: lead.batch)
+        guard outcome.affectedRows.count >= count else {
+            throw ApplierError(.connection, "the target answered fewer statements than it was sent")
+        }
+        committed = lead.checkpoint
+        status.recordBatch(lead.batch, took: elapsed, committed: lead.checkpoint)
+        var rest = outcome
+        rest.affectedRows = Array(outcome.affectedRows.dropFirst(count))
+        return rest
     }
 
     /// `USE <relay schema>; <row session>` (two statements, no trailing `;`): back from a
@@ -643,7 +708,7 @@ public final class Applier: @unchecked Sendable {
     /// well; then forgets what it knew of the target's tables. With `rerun` (it was pending when a
     /// crash came), "already done" errors count as done.
     private func runStatement(
-        _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, head: SQLText, tail: SQLText
+        _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, lead: Lead?, head: SQLText, tail: SQLText
     ) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         let prologue = try statementPrologue(query, entry: entry)
@@ -672,12 +737,21 @@ public final class Applier: @unchecked Sendable {
             error.statement = "DDL"
             throw error
         }
+        // The schema the statement changes, read again in the same round trip after it (the rows
+        // that follow need it): unless the last two reads went unused (a run of DDL statements).
+        let reread = !query.schemaName.isEmpty && unusedSchemaReads < 2
+        let rereadQuery = reread ? TargetTable.query(target, escape: connection.escape) : ""
+        var lead = lead
         var head = head
         var withSchema = true
         var finished = false
+        var schemaResults: [MySQLResult] = []
         while !finished {
             let headCount = head.isEmpty ? 0 : 4
             var sql = SQLText()
+            if let lead {
+                sql = lead.batch.sql
+            }
             if !head.isEmpty {
                 sql.append(head.bytes)
                 sql.append(";")
@@ -695,9 +769,21 @@ public final class Applier: @unchecked Sendable {
             sql.bytes.append(contentsOf: text)
             sql.append(";")
             sql.append(tail.bytes)
+            if reread {
+                sql.append(";")
+                sql.append(rereadQuery)
+            }
             let statementIndex = headCount + prologue.count + (withSchema ? 1 : 0)
-            let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-            guard let error = outcome.error else { break }
+            let started = ContinuousClock.now
+            var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0, keepingResults: reread) }
+            if let sent = lead {
+                outcome = try settle(sent, outcome, took: ContinuousClock.now - started)
+                lead = nil
+            }
+            guard let error = outcome.error else {
+                schemaResults = outcome.resultSets
+                break
+            }
             let failed = outcome.affectedRows.count
             if failed < headCount {
                 throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)
@@ -730,10 +816,17 @@ public final class Applier: @unchecked Sendable {
             failure.table = "schema `\(target)`"
             throw failure
         }
-        // The statement may have changed any table: read the target's schema again when needed.
+        // The statement may have changed any table: the target's schema is read again when needed
+        // (its own schema's was read after it, in the same round trip).
         tables.removeAll()
         bindings.removeAll()
         sessionForeignKeyChecks = nil
+        if reread && schemaResults.count == 4 {
+            tables[target] = TargetTable.parse(schemaResults, schema: target)
+            unusedSchemaReads += 1
+            schemaReadAhead = target
+        }
+        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
     }
 
     /// The statements that put the session where the source's was for `query`: its settings, its
@@ -1027,7 +1120,13 @@ public final class Applier: @unchecked Sendable {
         let key = map.schema + "\u{0}" + map.table
         if let existing = bindings[key], existing.tableMap === map { return existing }
         let schema = configuration.filter.targetSchema(map.schema)
+        if schemaReadAhead == schema {
+            // The read that came with the last DDL statement was of use.
+            schemaReadAhead = nil
+            unusedSchemaReads = 0
+        }
         if tables[schema] == nil {
+            unusedSchemaReads = 0
             // The whole schema in one round trip: after a DDL statement every table of it is
             // read again, and across a slow link one query beats one per table.
             guard let connection else { throw ApplierError(.connection, "not connected") }

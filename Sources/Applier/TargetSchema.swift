@@ -35,19 +35,28 @@ struct TargetTable: Sendable {
     /// Reads every table of a schema (columns and keys) in one round trip: after a DDL statement
     /// the applier reads the target's schema again, and across a slow link each round trip counts.
     static func loadSchema(_ schema: String, from connection: MySQLConnection) throws(MySQLError) -> [String: TargetTable] {
-        let where_ = "TABLE_SCHEMA = '\(connection.escape(schema))'"
-        let results = try connection.queryAll(
-            """
+        parse(try connection.queryAll(query(schema, escape: connection.escape)), schema: schema)
+    }
+
+    /// The statements that read a schema's tables (four result sets, for ``parse(_:schema:)``),
+    /// separated by `;`: they may also ride in the round trip of a DDL statement.
+    static func query(_ schema: String, escape: (String) -> String) -> String {
+        let name = escape(schema)
+        return """
             SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
-            WHERE \(where_) ORDER BY TABLE_NAME, ORDINAL_POSITION;
+            WHERE TABLE_SCHEMA = '\(name)' ORDER BY TABLE_NAME, ORDINAL_POSITION;
             SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS \
-            WHERE \(where_) ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX;
+            WHERE TABLE_SCHEMA = '\(name)' ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX;
             SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS \
-            WHERE EVENT_OBJECT_SCHEMA = '\(connection.escape(schema))' ORDER BY TRIGGER_NAME;
+            WHERE EVENT_OBJECT_SCHEMA = '\(name)' ORDER BY TRIGGER_NAME;
             SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME \
             FROM information_schema.REFERENTIAL_CONSTRAINTS \
-            WHERE CONSTRAINT_SCHEMA = '\(connection.escape(schema))' OR UNIQUE_CONSTRAINT_SCHEMA = '\(connection.escape(schema))'
-            """)
+            WHERE CONSTRAINT_SCHEMA = '\(name)' OR UNIQUE_CONSTRAINT_SCHEMA = '\(name)'
+            """
+    }
+
+    /// The tables of `schema` from the four result sets of ``query(_:escape:)``.
+    static func parse(_ results: [MySQLResult], schema: String) -> [String: TargetTable] {
         guard results.count == 4 else { return [:] }
         var columnRows: [String: [[String?]]] = [:]
         for row in results[0].rows { columnRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
