@@ -53,6 +53,17 @@ public final class Applier: @unchecked Sendable {
     private var batch = ApplyBatch()
     /// A target transaction is open (BEGIN and the marker sent, COMMIT not yet).
     private var targetTransactionOpen = false
+    /// A group whose statements ran and whose row counts were checked, its transaction still open
+    /// on ``connection``: its COMMIT goes first in the next round trip (the next group's, a DDL
+    /// statement's), or alone when nothing follows at once. One round trip per group instead of
+    /// two, and never a COMMIT of a group the applier has not checked.
+    private var deferredCommit: DeferredCommit?
+
+    struct DeferredCommit {
+        var checkpoint: Checkpoint
+        /// Source transactions it applies.
+        var transactions: Int
+    }
     /// The last checkpoint committed on the target, and the position after the last transaction read.
     private var committed: Checkpoint!
     private var pending: Checkpoint!
@@ -162,6 +173,7 @@ public final class Applier: @unchecked Sendable {
         connection?.close()
         connection = nil
         targetTransactionOpen = false
+        deferredCommit = nil
         groupOnThisConnection = false
         batch.reset()
     }
@@ -238,6 +250,7 @@ public final class Applier: @unchecked Sendable {
         collations.removeAll()
         batch.reset()
         targetTransactionOpen = false
+        deferredCommit = nil
         transaction = TransactionState()
 
         let reader: RelayLogReader
@@ -337,6 +350,7 @@ public final class Applier: @unchecked Sendable {
                 // Asked to stop while a backlog is being applied: at the next transaction end.
                 if stopFlag.isSet && !transaction.open && stream.isAtBoundary {
                     try commitGroup()
+                    try flushDeferredCommit()
                     try pool?.drain()
                     return
                 }
@@ -344,6 +358,7 @@ public final class Applier: @unchecked Sendable {
             }
             // Everything durable is read: commit what is gathered, then wait for more.
             try commitGroup()
+            try flushDeferredCommit()
             status.update {
                 $0.readLocation = reader.location
                 if $0.state == .applying { $0.state = .idle }
@@ -639,13 +654,13 @@ public final class Applier: @unchecked Sendable {
     /// go in the statement's round trip ahead of it; one with an UPDATE or DELETE is sent and
     /// checked, then committed, first.
     private func finishGroupBeforeStatement(at checkpoint: Checkpoint, statementBytes: Int) throws(ApplierError) -> Lead? {
-        guard targetTransactionOpen else { return nil }
+        guard targetTransactionOpen else { return deferredCommitLead() }
         var checkpoint = checkpoint
         checkpoint.logFingerprint = try fingerprint(checkpoint.location)
         groupOnThisConnection = true
         guard !batch.mayMissRows else {
-            try commitGroup(at: checkpoint)
-            return nil
+            try commitGroup(at: checkpoint, deferring: true)
+            return deferredCommitLead()
         }
         let context = batch.addContext(
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
@@ -666,10 +681,49 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// A group's statements, ending with its checkpoint and COMMIT, that go in the round trip of
-    /// the statement after them.
+    /// the statement after them; or only the COMMIT of a deferred group (no checkpoint).
     struct Lead {
         var batch: ApplyBatch
-        var checkpoint: Checkpoint
+        var checkpoint: Checkpoint?
+    }
+
+    /// The COMMIT of the deferred group, if there is one, to lead the next round trip.
+    private func deferredCommitLead() -> Lead? {
+        guard let deferred = deferredCommit else { return nil }
+        var lead = ApplyBatch()
+        let context = lead.addContext(
+            .init(statement: "COMMIT", table: nil, location: deferred.checkpoint.location, source: deferred.checkpoint.source))
+        lead.add("COMMIT", context: context)
+        lead.leadingCommit = true
+        return Lead(batch: lead, checkpoint: nil)
+    }
+
+    /// The deferred group's COMMIT went through: its checkpoint is the target's.
+    private func confirmDeferredCommit() {
+        guard let deferred = deferredCommit else { return }
+        deferredCommit = nil
+        committed = deferred.checkpoint
+        status.update {
+            $0.applied = deferred.checkpoint
+            $0.transactionsApplied += UInt64(deferred.transactions)
+        }
+    }
+
+    /// Commits the deferred group in a round trip of its own (nothing else is to be sent now).
+    private func flushDeferredCommit() throws(ApplierError) {
+        guard let deferred = deferredCommit else { return }
+        guard let connection else { throw ApplierError(.connection, "not connected") }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            var failure = ApplierError(error.isTransient ? .connection : .target, "the target did not commit a transaction", server: error)
+            failure.statement = "COMMIT"
+            failure.location = deferred.checkpoint.location
+            failure.source = deferred.checkpoint.source
+            throw failure
+        }
+        confirmDeferredCommit()
+        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
     }
 
     /// Checks what the `lead` statements at the start of `outcome` did: throws if one failed or
@@ -680,12 +734,15 @@ public final class Applier: @unchecked Sendable {
         var own = outcome
         own.affectedRows = Array(outcome.affectedRows.prefix(count))
         if outcome.affectedRows.count >= count { own.error = nil }
+        if lead.batch.leadingCommit && !outcome.affectedRows.isEmpty { confirmDeferredCommit() }
         try ApplyBatch.check(own, of: lead.batch)
         guard outcome.affectedRows.count >= count else {
             throw ApplierError(.connection, "the target answered fewer statements than it was sent")
         }
-        committed = lead.checkpoint
-        status.recordBatch(lead.batch, took: elapsed, committed: lead.checkpoint)
+        if let checkpoint = lead.checkpoint {
+            committed = checkpoint
+            status.recordBatch(lead.batch, took: elapsed, committed: checkpoint)
+        }
         var rest = outcome
         rest.affectedRows = Array(outcome.affectedRows.dropFirst(count))
         return rest
@@ -970,8 +1027,17 @@ public final class Applier: @unchecked Sendable {
     /// BEGIN and the marker, before the first statement of a group.
     private func openTargetTransaction() throws(ApplierError) {
         guard !targetTransactionOpen, batch.isEmpty else { return }
+        // A group for a worker cannot carry this connection's COMMIT (never happens: only a group
+        // before a DDL statement is deferred with parallel apply, and the statement commits it).
+        if pool != nil { try flushDeferredCommit() }
         groupWorker = pool?.nextWorker ?? 0
         groupOnThisConnection = pool == nil
+        if let deferred = deferredCommit {
+            let context = batch.addContext(
+                .init(statement: "COMMIT", table: nil, location: deferred.checkpoint.location, source: deferred.checkpoint.source))
+            batch.add("COMMIT", context: context)
+            batch.leadingCommit = true
+        }
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)
@@ -983,7 +1049,9 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Commits the group with its checkpoint (nothing to do when no statement is gathered).
-    private func commitGroup(at checkpoint: Checkpoint? = nil) throws(ApplierError) {
+    /// `deferring`: a group that needs its row counts checked before its COMMIT leaves the COMMIT to
+    /// the next round trip (``deferredCommit``); by default with one connection.
+    private func commitGroup(at checkpoint: Checkpoint? = nil, deferring: Bool? = nil) throws(ApplierError) {
         guard targetTransactionOpen else { return }
         var checkpoint = checkpoint ?? pending!
         checkpoint.logFingerprint = try fingerprint(checkpoint.location)
@@ -999,6 +1067,8 @@ public final class Applier: @unchecked Sendable {
                 dependency = index - 1
             }
             if batch.serial { dependency = index - 1 }
+            // Commits stay in source order: nothing of this connection's is left uncommitted.
+            try flushDeferredCommit()
             let job = WorkerPool.Job(
                 index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
                 checkpoint: checkpoint)
@@ -1018,7 +1088,7 @@ public final class Applier: @unchecked Sendable {
             // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
             batch.add("COMMIT", context: context)
         }
-        try send(committing: checkpoint, commitSent: commitsItself)
+        try send(committing: checkpoint, commitSent: commitsItself, deferring: deferring ?? (pool == nil))
         groupOnThisConnection = false
     }
 
@@ -1028,7 +1098,7 @@ public final class Applier: @unchecked Sendable {
     /// to the server) together with its checkpoint and everything after it, before the applier
     /// could see the row counts and stop. `commitSent`: the batch ends with its COMMIT already
     /// (nothing in it can miss a row without the server failing it).
-    private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
+    private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false, deferring: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
@@ -1038,6 +1108,8 @@ public final class Applier: @unchecked Sendable {
         }
         let started = ContinuousClock.now
         let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+        // The group before it, committed by its first statement.
+        if batch.leadingCommit && !outcome.affectedRows.isEmpty { confirmDeferredCommit() }
         do {
             try ApplyBatch.check(outcome, of: batch)
         } catch {
@@ -1045,7 +1117,10 @@ public final class Applier: @unchecked Sendable {
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
             throw error
         }
-        if checkpoint != nil && !commitSent {
+        let defers = checkpoint != nil && !commitSent && deferring
+        if let checkpoint, defers {
+            deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded)
+        } else if checkpoint != nil && !commitSent {
             do {
                 try connection.execute("COMMIT")
             } catch {
@@ -1058,11 +1133,11 @@ public final class Applier: @unchecked Sendable {
         }
         let elapsed = ContinuousClock.now - started
         let done = batch
-        status.recordBatch(done, took: elapsed, committed: checkpoint)
+        status.recordBatch(done, took: elapsed, committed: defers ? nil : checkpoint)
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
         if let checkpoint {
             targetTransactionOpen = false
-            committed = checkpoint
+            if !defers { committed = checkpoint }
             status.update {
                 $0.readLocation = checkpoint.location
                 $0.state = .applying
@@ -1083,6 +1158,7 @@ public final class Applier: @unchecked Sendable {
     /// transaction), for each of `workers`' rows (each in its own transaction), in one round trip.
     private func commitStandalone(_ checkpoint: Checkpoint, workers: [Int] = [0]) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        try flushDeferredCommit()
         var sql = SQLText()
         var written = checkpoint
         for worker in workers {

@@ -38,6 +38,8 @@ struct ApplyBatch {
     /// the server does not treat as an error, so the COMMIT must wait for the applier's check. A
     /// batch of INSERTs (all rows or an error) and statements commits in the same round trip.
     var mayMissRows = false
+    /// The batch begins with the COMMIT of the group before it (see `Applier.deferredCommit`).
+    var leadingCommit = false
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
@@ -56,6 +58,7 @@ struct ApplyBatch {
         rowsUpdated = 0
         rowsDeleted = 0
         mayMissRows = false
+        leadingCommit = false
         keys.removeAll(keepingCapacity: true)
     }
 

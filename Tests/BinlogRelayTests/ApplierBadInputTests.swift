@@ -18,8 +18,8 @@ struct ApplierBadInputTests {
     /// returns that line.
     @discardableResult
     static func failing(_ pair: ApplyPair, _ expect: [String], url: String? = nil, environment: [String: String] = [:],
-                        sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (code, output) = try pair.apply(targetURL: url, environment: environment)
+                        extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let (code, output) = try pair.apply(targetURL: url, extra: extra, environment: environment)
         #expect(code != nil && code != 0, "exit \(String(describing: code)): \(output)", sourceLocation: sourceLocation)
         let errors = errorLines(output)
         #expect(errors.count == 1, "one error line: \(output)", sourceLocation: sourceLocation)
@@ -29,8 +29,9 @@ struct ApplierBadInputTests {
         return String(errors.first ?? "")
     }
 
-    static func succeeding(_ pair: ApplyPair, url: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (code, output) = try pair.apply(targetURL: url)
+    static func succeeding(_ pair: ApplyPair, url: String? = nil, extra: [String] = [],
+                           sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let (code, output) = try pair.apply(targetURL: url, extra: extra)
         #expect(code == 0, "\(output)", sourceLocation: sourceLocation)
         return output
     }
@@ -120,6 +121,48 @@ struct ApplierBadInputTests {
         try pair.fillLog()
         try Self.failing(pair, ["XA transactions are not supported", "source mariadb-bin.000001:"])
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM bad.t WHERE id = 200") == "0")
+    }
+
+    @Test("a group whose row is missing is never committed when its COMMIT rides with the next group or a DDL statement; the group before it is")
+    func deferredCommit() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.source.execute([
+            "CREATE DATABASE late", "CREATE TABLE late.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            "INSERT INTO late.t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')",
+        ])
+        try pair.fillLog()
+        _ = try Self.succeeding(pair)
+
+        // One source transaction per group: A's COMMIT goes in the round trip of B, whose UPDATE
+        // finds no row. A is committed, B, C and the DDL after them are not.
+        try pair.target.execute(["DELETE FROM late.t WHERE id = 5"])
+        try pair.source.execute(["UPDATE late.t SET v = 'A' WHERE id = 1"])
+        let afterA = try Replication.gtidBinlogPos(pair.source)
+        try pair.source.execute([
+            "UPDATE late.t SET v = 'B' WHERE id = 5", "INSERT INTO late.t VALUES (100, 'C')", "ALTER TABLE late.t ADD COLUMN w INT",
+        ])
+        try pair.fillLog()
+        try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"], extra: ["--batch-transactions", "1"])
+        #expect(try Self.scalar(pair.target, "SELECT v FROM late.t WHERE id = 1") == "A", "the group before the failing one is committed")
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE id = 100") == "0", "nothing after the failing group")
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w'") == "0")
+        #expect(try CheckpointRow.read(pair.target)?.gtidSet == afterA, "the checkpoint is A's")
+        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (5, 'e')"])
+        _ = try Self.succeeding(pair, extra: ["--batch-transactions", "1"])
+        #expect(try pair.differences(["late"]).isEmpty)
+
+        // The failing group right before a DDL statement (whose round trip would carry its COMMIT).
+        try pair.target.execute(["DELETE FROM late.t WHERE id = 4"])
+        let before = try Replication.gtidBinlogPos(pair.source)
+        try pair.source.execute(["UPDATE late.t SET v = 'D' WHERE id = 4", "ALTER TABLE late.t ADD COLUMN w2 INT"])
+        try pair.fillLog()
+        try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"])
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w2'") == "0")
+        #expect(try CheckpointRow.read(pair.target)?.gtidSet == before)
+        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (4, 'd')"])
+        _ = try Self.succeeding(pair)
+        #expect(try pair.differences(["late"]).isEmpty)
     }
 
     @Test("another CA, a wrong password: one clear line without the password; ssl-mode=DISABLED applies but warns")
