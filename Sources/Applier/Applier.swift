@@ -1038,6 +1038,8 @@ public final class Applier: @unchecked Sendable {
             batch.add("COMMIT", context: context)
             batch.leadingCommit = true
         }
+        // One connection: the first UPDATEs and DELETEs are checked by a MariaDB target itself.
+        if pool == nil && statements.targetIsMariaDB { batch.serverChecksLeft = ApplyBatch.serverChecksPerGroup }
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)

@@ -40,6 +40,14 @@ struct ApplyBatch {
     var mayMissRows = false
     /// The batch begins with the COMMIT of the group before it (see `Applier.deferredCommit`).
     var leadingCommit = false
+    /// UPDATE and DELETE statements whose row count the target itself checks, after each, with
+    /// `IF ROW_COUNT() <> n THEN SIGNAL … END IF` (MariaDB runs IF outside stored programs): a group
+    /// whose every such statement is checked so can carry its COMMIT in the same round trip (it
+    /// stops at the failing check, before the COMMIT). A check costs the target more than a
+    /// local round trip saves, so only a few per group: enough for a live source's small groups
+    /// and for those before a DDL statement; a large group is checked by the applier instead.
+    var serverChecksLeft = 0
+    static let serverChecksPerGroup = 64
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
@@ -59,6 +67,7 @@ struct ApplyBatch {
         rowsDeleted = 0
         mayMissRows = false
         leadingCommit = false
+        serverChecksLeft = 0
         keys.removeAll(keepingCapacity: true)
     }
 
@@ -68,11 +77,28 @@ struct ApplyBatch {
         return Int32(contexts.count - 1)
     }
 
-    /// Ends the statement just written into ``sql``.
-    mutating func endStatement(expecting rows: UInt64?, context: Int32) {
+    /// Ends the statement just written into ``sql``. `mayMiss`: an UPDATE or DELETE, which may
+    /// find fewer rows than expected without an error from the server.
+    mutating func endStatement(expecting rows: UInt64?, context: Int32, mayMiss: Bool = false) {
         sql.append(byte: UInt8(ascii: ";"))
         expectations.append(Expectation(rows: rows, context: context))
+        guard mayMiss, let rows else { return }
+        guard serverChecksLeft > 0 else {
+            mayMissRows = true
+            return
+        }
+        // ROW_COUNT() is the matched count here: the session has CLIENT_FOUND_ROWS.
+        serverChecksLeft -= 1
+        sql.append("IF ROW_COUNT()<>")
+        sql.append(unsigned: rows)
+        sql.append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT='")
+        sql.append(Self.rowCountMessage)
+        sql.append("';END IF;")
+        expectations.append(Expectation(rows: nil, context: context))
     }
+
+    /// The error text of a row count the target checked (``serverChecksLeft``).
+    static let rowCountMessage = "binlog-relay: the statement before did not find the rows the source changed"
 
     /// Adds a statement the relay wrote (BEGIN, checkpoint, COMMIT).
     mutating func add(_ statement: StaticString, context: Int32) {
@@ -99,6 +125,19 @@ extension ApplyBatch {
         if let serverError = outcome.error {
             let index = outcome.affectedRows.count
             let context = index < batch.expectations.count ? batch.contexts[Int(batch.expectations[index].context)] : nil
+            if serverError.number == 1644, serverError.message == rowCountMessage, index > 0,
+                let rows = batch.expectations[index - 1].rows
+            {
+                // A check the target ran (`serverChecksLeft`): an UPDATE or DELETE by key finds at
+                // most the rows it names, so it found fewer.
+                var error = ApplierError(
+                    .divergence,
+                    rows == 1
+                        ? "the target does not hold 1 of the 1 rows the source changed: the target is not a copy of the source"
+                        : "the target does not hold all of the \(rows) rows the source changed: the target is not a copy of the source")
+                if let context { error.apply(context) }
+                throw error
+            }
             var code: ApplierError.Code = serverError.isTransient ? .connection : .target
             if [1062, 1032].contains(serverError.number) { code = .divergence }
             if serverError.number == 1205 || serverError.number == 1213 { code = .target }

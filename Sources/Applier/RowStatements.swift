@@ -39,7 +39,6 @@ struct RowStatements {
     ) throws(ApplierError) {
         do throws(BinlogError) {
             var rows = try event.rows()
-            if event.kind != .insert { batch.mayMissRows = true }
             switch event.kind {
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
             case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
@@ -163,7 +162,7 @@ struct RowStatements {
             let limit = try writeWhere(before, binding: binding, into: &batch.sql)
             if limit { batch.sql.append(" LIMIT 1") }
             if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-            batch.endStatement(expecting: 1, context: context)
+            batch.endStatement(expecting: 1, context: context, mayMiss: true)
             batch.rowsUpdated += 1
             if batch.collectsKeys {
                 try addKeys(before, binding: binding, into: &batch)
@@ -229,14 +228,14 @@ struct RowStatements {
                 batch.rowsDeleted += 1
                 if batch.sql.count - statementStart >= statementBytes {
                     batch.sql.append(byte: UInt8(ascii: ")"))
-                    batch.endStatement(expecting: count, context: context)
+                    batch.endStatement(expecting: count, context: context, mayMiss: true)
                     open = false
                     count = 0
                 }
             } else {
                 if open {
                     batch.sql.append(byte: UInt8(ascii: ")"))
-                    batch.endStatement(expecting: count, context: context)
+                    batch.endStatement(expecting: count, context: context, mayMiss: true)
                     open = false
                     count = 0
                 }
@@ -244,13 +243,13 @@ struct RowStatements {
                 batch.sql.append(binding.qualifiedName)
                 let limit = try writeWhere(before, binding: binding, into: &batch.sql)
                 if limit { batch.sql.append(" LIMIT 1") }
-                batch.endStatement(expecting: 1, context: context)
+                batch.endStatement(expecting: 1, context: context, mayMiss: true)
                 batch.rowsDeleted += 1
             }
         }
         if open {
             batch.sql.append(byte: UInt8(ascii: ")"))
-            batch.endStatement(expecting: count, context: context)
+            batch.endStatement(expecting: count, context: context, mayMiss: true)
         }
     }
 

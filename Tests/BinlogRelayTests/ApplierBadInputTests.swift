@@ -123,44 +123,51 @@ struct ApplierBadInputTests {
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM bad.t WHERE id = 200") == "0")
     }
 
-    @Test("a group whose row is missing is never committed when its COMMIT rides with the next group or a DDL statement; the group before it is")
+    @Test("a group whose row is missing is never committed, whether the target or the applier checks it, and whether its COMMIT would ride with the next group or a DDL statement; the group before it is")
     func deferredCommit() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
+        // 100 rows: an UPDATE of all of them is more than the target checks itself in a group
+        // (ApplyBatch.serverChecksPerGroup), so the applier checks the rest and defers the COMMIT.
         try pair.source.execute([
             "CREATE DATABASE late", "CREATE TABLE late.t (id INT PRIMARY KEY, v VARCHAR(20))",
-            "INSERT INTO late.t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')",
+            "INSERT INTO late.t SELECT seq, 'x' FROM late.seq_1_to_100",
         ])
         try pair.fillLog()
         _ = try Self.succeeding(pair)
 
-        // One source transaction per group: A's COMMIT goes in the round trip of B, whose UPDATE
-        // finds no row. A is committed, B, C and the DDL after them are not.
-        try pair.target.execute(["DELETE FROM late.t WHERE id = 5"])
-        try pair.source.execute(["UPDATE late.t SET v = 'A' WHERE id = 1"])
+        // One source transaction per group. A (90 rows) is checked by the applier, and its COMMIT
+        // goes in the round trip of B, whose UPDATE finds no row (checked by the target). A is
+        // committed; B, C and the DDL after them are not.
+        try pair.source.execute(["UPDATE late.t SET v = 'A' WHERE id <= 90"])
         let afterA = try Replication.gtidBinlogPos(pair.source)
         try pair.source.execute([
-            "UPDATE late.t SET v = 'B' WHERE id = 5", "INSERT INTO late.t VALUES (100, 'C')", "ALTER TABLE late.t ADD COLUMN w INT",
+            "BEGIN", "UPDATE late.t SET v = 'B' WHERE id = 95", "DELETE FROM late.t WHERE id = 96", "COMMIT",
+            "INSERT INTO late.t VALUES (200, 'C')", "ALTER TABLE late.t ADD COLUMN w INT",
         ])
+        try pair.target.execute(["DELETE FROM late.t WHERE id = 96"])
         try pair.fillLog()
-        try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"], extra: ["--batch-transactions", "1"])
-        #expect(try Self.scalar(pair.target, "SELECT v FROM late.t WHERE id = 1") == "A", "the group before the failing one is committed")
-        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE id = 100") == "0", "nothing after the failing group")
+        try Self.failing(pair, ["`late`.`t`", "DELETE", "1 of the 1 rows"], extra: ["--batch-transactions", "1"])
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'A'") == "90", "A, before the failing group, is committed")
+        #expect(try Self.scalar(pair.target, "SELECT v FROM late.t WHERE id = 95") == "x", "B, in the failing group, is not")
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE id = 200") == "0", "nothing after the failing group")
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w'") == "0")
         #expect(try CheckpointRow.read(pair.target)?.gtidSet == afterA, "the checkpoint is A's")
-        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (5, 'e')"])
+        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (96, 'x')"])
         _ = try Self.succeeding(pair, extra: ["--batch-transactions", "1"])
         #expect(try pair.differences(["late"]).isEmpty)
 
-        // The failing group right before a DDL statement (whose round trip would carry its COMMIT).
-        try pair.target.execute(["DELETE FROM late.t WHERE id = 4"])
+        // A group of 100 UPDATEs whose last row is missing (checked by the applier, not the target)
+        // right before a DDL statement, whose round trip would carry the group's COMMIT.
+        try pair.target.execute(["DELETE FROM late.t WHERE id = 100"])
         let before = try Replication.gtidBinlogPos(pair.source)
-        try pair.source.execute(["UPDATE late.t SET v = 'D' WHERE id = 4", "ALTER TABLE late.t ADD COLUMN w2 INT"])
+        try pair.source.execute(["UPDATE late.t SET v = 'D' WHERE id <= 100", "ALTER TABLE late.t ADD COLUMN w2 INT"])
         try pair.fillLog()
         try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"])
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'D'") == "0")
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w2'") == "0")
         #expect(try CheckpointRow.read(pair.target)?.gtidSet == before)
-        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (4, 'd')"])
+        try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (100, 'A')"])
         _ = try Self.succeeding(pair)
         #expect(try pair.differences(["late"]).isEmpty)
     }
