@@ -188,15 +188,16 @@ public final class Applier: @unchecked Sendable {
 
     // MARK: - Connection and resume
 
-    /// Connects, makes the checkpoint table when missing and reads the checkpoint.
-    private func connect() throws(ApplierError) -> (MySQLConnection, Checkpoint?) {
+    /// Connects, makes the checkpoint table when missing, writes `first` as the checkpoint when
+    /// there is none, and reads the checkpoint (and whether it is `first`, just written).
+    private func connect(first: Checkpoint) throws(ApplierError) -> (MySQLConnection, Checkpoint?, Bool) {
         let (connection, packet) = try Self.openSession(configuration.target)
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
         batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
-        let checkpoint = try checkpointTable.prepareAndRead(on: connection)
-        return (connection, checkpoint)
+        let (checkpoint, created) = try checkpointTable.prepareAndRead(on: connection, first: first)
+        return (connection, checkpoint, created)
     }
 
     /// A connection to the target in the row session (see ``sessionSettings``) with `extra`
@@ -243,7 +244,21 @@ public final class Applier: @unchecked Sendable {
 
     /// Connects, reads the checkpoint and positions the log reader after it.
     private func resume() throws(ApplierError) -> RelayLogReader {
-        let (connection, found) = try connect()
+        // Where a target without a checkpoint starts: the log's oldest transaction (that first
+        // checkpoint is written in the same round trip as the checkpoint is read).
+        let oldest: RelayLogReader
+        do {
+            oldest = try RelayLogReader(directory: configuration.logDirectory)
+        } catch {
+            throw ApplierError(.log, "cannot read the local log: \(error)")
+        }
+        var first = Checkpoint(location: oldest.location, source: SourcePosition(file: "", position: 0), gtid: GTIDState())
+        do {
+            first.logFingerprint = try oldest.fingerprint(before: oldest.location)
+        } catch {
+            throw ApplierError(.log, "cannot read the local log at \(oldest.location): \(error)")
+        }
+        let (connection, found, created) = try connect(first: first)
         self.connection = connection
         tables.removeAll()
         bindings.removeAll()
@@ -254,26 +269,22 @@ public final class Applier: @unchecked Sendable {
         transaction = TransactionState()
 
         let reader: RelayLogReader
-        var checkpoint = found
-        if let checkpoint {
+        guard let row = found else {
+            throw ApplierError(.target, "the checkpoint row \(checkpointTable.qualifiedName) is missing just after it was written")
+        }
+        if created {
+            reader = oldest
+            logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
+        } else {
             do {
-                reader = try RelayLogReader(directory: configuration.logDirectory, from: checkpoint.location)
+                reader = try RelayLogReader(directory: configuration.logDirectory, from: row.location)
             } catch {
                 throw ApplierError(
                     .log,
-                    "the target's checkpoint (relay log \(checkpoint.location), source \(checkpoint.source)) is not in the local log: \(error)")
+                    "the target's checkpoint (relay log \(row.location), source \(row.source)) is not in the local log: \(error)")
             }
-        } else {
-            do {
-                reader = try RelayLogReader(directory: configuration.logDirectory)
-            } catch {
-                throw ApplierError(.log, "cannot read the local log: \(error)")
-            }
-            let first = Checkpoint(location: reader.location, source: SourcePosition(file: "", position: 0), gtid: GTIDState())
-            try commitStandalone(first)
-            checkpoint = first
-            logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
         }
+        let checkpoint: Checkpoint? = row
         if let expected = checkpoint?.logFingerprint {
             let found: UInt32
             do {

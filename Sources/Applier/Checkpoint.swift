@@ -48,10 +48,14 @@ struct CheckpointTable {
     /// binlog (the other direction of a two-way setup) recognises and skips them.
     static let statementMarker = "/* binlog-relay */ "
 
-    /// Creates the schema and table when missing and reads the channel's checkpoint, in one round
-    /// trip. Nil when the channel has never applied anything. With parallel apply each worker has a
-    /// row; groups commit in source order, so the row furthest along is the target's position.
-    func prepareAndRead(on connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
+    /// Creates the schema and table when missing, writes `first` as the channel's checkpoint when it
+    /// has none (a transaction of its own whose only write is that row: the relay's, for loop
+    /// prevention), and reads the channel's checkpoint, in one round trip. Returns it, and whether it
+    /// is `first`, just written. With parallel apply each worker has a row; groups commit in source
+    /// order, so the row furthest along is the target's position.
+    func prepareAndRead(on connection: MySQLConnection, first: Checkpoint) throws(ApplierError) -> (Checkpoint?, Bool) {
+        var insert = SQLText()
+        insert.append(writeStatement(first, ifMissing: true))
         let schemaName = String(decoding: SQLText.identifier(schema), as: UTF8.self)
         let sql = """
             \(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName);
@@ -72,19 +76,20 @@ struct CheckpointTable {
               updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
               PRIMARY KEY (channel, worker)
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+            \(String(decoding: insert.bytes, as: UTF8.self));
             SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
               pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
             WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
             """
         let outcome = Array(sql.utf8).withUnsafeBytes { connection.executeBatch($0, keepingResults: true) }
         if let error = outcome.error {
-            let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot read the checkpoint"
+            let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot write or read the checkpoint"
             throw ApplierError(error.isTransient ? .connection : .target, what, server: error)
         }
-        guard let result = outcome.resultSets.first else {
+        guard let result = outcome.resultSets.first, outcome.affectedRows.count == 4 else {
             throw ApplierError(.target, "cannot read the checkpoint: the target returned no rows")
         }
-        return try Self.checkpoint(from: result, table: qualifiedName)
+        return (try Self.checkpoint(from: result, table: qualifiedName), outcome.affectedRows[2] == 1)
     }
 
     /// The checkpoint in the first row of `result` (the SELECT of ``prepareAndRead(on:)``).
@@ -122,10 +127,11 @@ struct CheckpointTable {
         return sql.bytes
     }
 
-    /// Writes `checkpoint` (INSERT … ON DUPLICATE KEY UPDATE: the first one creates the row).
-    func writeStatement(_ checkpoint: Checkpoint, worker: Int = 0) -> [UInt8] {
+    /// Writes `checkpoint` (INSERT … ON DUPLICATE KEY UPDATE: the first one creates the row);
+    /// `ifMissing`: only when the row does not exist (INSERT IGNORE).
+    func writeStatement(_ checkpoint: Checkpoint, worker: Int = 0, ifMissing: Bool = false) -> [UInt8] {
         var sql = SQLText()
-        sql.append("INSERT INTO ")
+        sql.append(ifMissing ? "INSERT IGNORE INTO " : "INSERT INTO ")
         sql.append(qualifiedName)
         sql.append(
             " (channel, worker, log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us, pending_segment, pending_offset, log_fingerprint) VALUES ("
@@ -157,6 +163,10 @@ struct CheckpointTable {
         }
         sql.append(",")
         if let fingerprint = checkpoint.logFingerprint { sql.append(unsigned: UInt64(fingerprint)) } else { sql.append("NULL") }
+        if ifMissing {
+            sql.append(")")
+            return sql.bytes
+        }
         sql.append(
             ") ON DUPLICATE KEY UPDATE log_segment=VALUES(log_segment), log_offset=VALUES(log_offset), source_file=VALUES(source_file), source_position=VALUES(source_position), gtid_set=VALUES(gtid_set), transactions=VALUES(transactions), source_commit_us=VALUES(source_commit_us), pending_segment=VALUES(pending_segment), pending_offset=VALUES(pending_offset), log_fingerprint=VALUES(log_fingerprint)"
         )
