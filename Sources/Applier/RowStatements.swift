@@ -119,7 +119,8 @@ struct RowStatements {
         _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
     ) throws(BinlogError) {
         // The before-image's stored bytes per column: an after-image column with the same bytes
-        // did not change and is left out of SET (less to parse, no secondary index touched).
+        // did not change and is left out of SET (less to parse, no secondary index touched), unless
+        // the target would change it itself (ON UPDATE CURRENT_TIMESTAMP).
         var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
         var beforeNull = [Bool](repeating: false, count: binding.columnNames.count)
         while let change = try rows.next() {
@@ -139,7 +140,9 @@ struct RowStatements {
             var iterator = after.makeIterator()
             while let (index, value, bytes) = try iterator.nextWithBytes() {
                 guard binding.writable[index] else { continue }
-                if let old = beforeBytes[index], beforeNull[index] == value.isNull, old.elementsEqual(bytes) { continue }
+                if let old = beforeBytes[index], beforeNull[index] == value.isNull, !binding.alwaysSet[index], old.elementsEqual(bytes) {
+                    continue
+                }
                 if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
                 first = false
                 batch.sql.append(binding.columnNames[index])

@@ -13,6 +13,9 @@ final class TableBinding {
     let columnNames: [[UInt8]]
     /// Per binlog column: written by INSERT/UPDATE (false for generated columns).
     let writable: [Bool]
+    /// Per binlog column: set by every UPDATE, changed or not (`ON UPDATE CURRENT_TIMESTAMP` on the
+    /// target: left out, the target would set it to its own time).
+    let alwaysSet: [Bool]
     let unsigned: [Bool]
     /// Per binlog column: the length a fixed-length binary value is padded to with 0x00 (the
     /// binlog strips them), 0 for others. See ``SQLLiteral/write(_:unsigned:padTo:into:)``.
@@ -76,6 +79,7 @@ final class TableBinding {
         }
         columnNames = mapping.map { SQLText.identifier(target.columns[$0].name) }
         writable = mapping.map { !target.columns[$0].isGenerated }
+        alwaysSet = mapping.map { target.columns[$0].updatesItself }
         unsigned = tableMap.columns.enumerated().map { index, column in
             column.isUnsigned ?? target.columns[mapping[index]].isUnsigned
         }

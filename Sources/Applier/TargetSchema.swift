@@ -10,6 +10,8 @@ struct TargetTable: Sendable {
         /// A generated (virtual or stored) column: the server computes it, a statement may not set it.
         var isGenerated: Bool
         var isNullable: Bool
+        /// `ON UPDATE CURRENT_TIMESTAMP`: the server sets it in an UPDATE that does not.
+        var updatesItself = false
     }
 
     enum KeyKind: String, Sendable {
@@ -100,7 +102,7 @@ struct TargetTable: Sendable {
                 isUnsigned: (row[2] ?? "").lowercased().contains("unsigned"),
                 isGenerated: extra.contains("GENERATED") || extra.contains("VIRTUAL") || extra.contains("PERSISTENT")
                     || extra.contains("STORED"),
-                isNullable: row[3] == "YES")
+                isNullable: row[3] == "YES", updatesItself: extra.contains("ON UPDATE"))
         }
         // Keys: the primary key, else the first unique key whose columns are all NOT NULL and whole
         // (no prefix): such a key names exactly one row.

@@ -139,6 +139,15 @@ struct ApplierEveryTypeTests {
         UPDATE unique_only SET b = 'uno', a = 10 WHERE a = 1;
         DELETE FROM unique_only WHERE a = 2;
         UPDATE unique_only SET n = NULL WHERE a = 3;
+        CREATE TABLE on_update (id INT PRIMARY KEY, v INT,
+            ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+            dt DATETIME NULL ON UPDATE CURRENT_TIMESTAMP);
+        SET TIMESTAMP = 1600000000;
+        INSERT INTO on_update VALUES (1, 1, '2020-01-01 00:00:00', '2020-01-01 00:00:00'), (2, 2, '2020-01-01 00:00:00', NULL);
+        SET TIMESTAMP = 1600000100;
+        UPDATE on_update SET v = 10, ts = ts, dt = dt WHERE id = 1;
+        UPDATE on_update SET v = 20 WHERE id = 2;
+        SET TIMESTAMP = DEFAULT;
         SET SESSION sql_mode = DEFAULT;
 
         """#
