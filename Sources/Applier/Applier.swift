@@ -48,7 +48,8 @@ public final class Applier: @unchecked Sendable {
     private var collations: [UInt32: (String, String)] = [:]
     /// The schema read in the round trip of the last DDL statement, until a row event uses it.
     private var schemaReadAhead: String?
-    /// DDL statements in a row whose schema read went unused (after two, reads wait for a row event).
+    /// DDL statements in a row whose schema read went unused (after four, reads wait for a row
+    /// event: a long run of DDL does not read the schema after each statement).
     private var unusedSchemaReads = 0
     private var batch = ApplyBatch()
     /// A target transaction is open (BEGIN and the marker sent, COMMIT not yet).
@@ -196,7 +197,14 @@ public final class Applier: @unchecked Sendable {
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
         batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
-        let (checkpoint, created) = try checkpointTable.prepareAndRead(on: connection, first: first)
+        let (checkpoint, created, collationRows) = try checkpointTable.prepareAndRead(
+            on: connection, first: first, alsoQuery: "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
+        collations.removeAll()
+        for row in collationRows?.rows ?? [] {
+            if let id = row[0].flatMap({ UInt32($0) }), let charset = row[1] ?? nil, let collation = row[2] ?? nil {
+                collations[id] = (charset, collation)
+            }
+        }
         return (connection, checkpoint, created)
     }
 
@@ -262,7 +270,6 @@ public final class Applier: @unchecked Sendable {
         self.connection = connection
         tables.removeAll()
         bindings.removeAll()
-        collations.removeAll()
         batch.reset()
         targetTransactionOpen = false
         deferredCommit = nil
@@ -806,8 +813,8 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         // The schema the statement changes, read again in the same round trip after it (the rows
-        // that follow need it): unless the last two reads went unused (a run of DDL statements).
-        let reread = !query.schemaName.isEmpty && unusedSchemaReads < 2
+        // that follow need it): unless the last four reads went unused (a run of DDL statements).
+        let reread = !query.schemaName.isEmpty && unusedSchemaReads < 4
         let rereadQuery = reread ? TargetTable.query(target, escape: connection.escape) : ""
         var lead = lead
         var head = head
@@ -984,7 +991,8 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// The target's character set and collation names for a collation id (read once per connection).
+    /// The target's character set and collation names for a collation id (read with the checkpoint
+    /// when the connection is made; again here if that read found none).
     private func collationName(_ id: UInt32) throws(ApplierError) -> (String, String)? {
         if collations.isEmpty {
             guard let connection else { throw ApplierError(.connection, "not connected") }

@@ -51,9 +51,12 @@ struct CheckpointTable {
     /// Creates the schema and table when missing, writes `first` as the channel's checkpoint when it
     /// has none (a transaction of its own whose only write is that row: the relay's, for loop
     /// prevention), and reads the channel's checkpoint, in one round trip. Returns it, and whether it
-    /// is `first`, just written. With parallel apply each worker has a row; groups commit in source
-    /// order, so the row furthest along is the target's position.
-    func prepareAndRead(on connection: MySQLConnection, first: Checkpoint) throws(ApplierError) -> (Checkpoint?, Bool) {
+    /// is `first`, just written, and the rows of `alsoQuery` (a SELECT riding along). With parallel
+    /// apply each worker has a row; groups commit in source order, so the row furthest along is the
+    /// target's position.
+    func prepareAndRead(
+        on connection: MySQLConnection, first: Checkpoint, alsoQuery: String
+    ) throws(ApplierError) -> (Checkpoint?, Bool, MySQLResult?) {
         var insert = SQLText()
         insert.append(writeStatement(first, ifMissing: true))
         let schemaName = String(decoding: SQLText.identifier(schema), as: UTF8.self)
@@ -79,17 +82,19 @@ struct CheckpointTable {
             \(String(decoding: insert.bytes, as: UTF8.self));
             SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
               pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
-            WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
+            WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1;
+            \(alsoQuery)
             """
         let outcome = Array(sql.utf8).withUnsafeBytes { connection.executeBatch($0, keepingResults: true) }
         if let error = outcome.error {
             let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot write or read the checkpoint"
             throw ApplierError(error.isTransient ? .connection : .target, what, server: error)
         }
-        guard let result = outcome.resultSets.first, outcome.affectedRows.count == 4 else {
+        guard let result = outcome.resultSets.first, outcome.affectedRows.count == 5 else {
             throw ApplierError(.target, "cannot read the checkpoint: the target returned no rows")
         }
-        return (try Self.checkpoint(from: result, table: qualifiedName), outcome.affectedRows[2] == 1)
+        let also = outcome.resultSets.count > 1 ? outcome.resultSets[1] : nil
+        return (try Self.checkpoint(from: result, table: qualifiedName), outcome.affectedRows[2] == 1, also)
     }
 
     /// The checkpoint in the first row of `result` (the SELECT of ``prepareAndRead(on:)``).
