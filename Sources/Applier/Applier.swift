@@ -30,7 +30,7 @@ public final class StopFlag: Sendable {
 /// thread (hence `@unchecked Sendable`: everything else is touched by the applying thread only).
 public final class Applier: @unchecked Sendable {
     public let configuration: ApplierConfiguration
-    public let status = ApplierStatus()
+    public let status: ApplierStatus
     public let stopFlag = StopFlag()
     private let frontier: LogFrontier
     private var logger: Logger
@@ -87,7 +87,11 @@ public final class Applier: @unchecked Sendable {
 
     enum SkipReason { case relayMade, filtered }
 
-    public init(configuration: ApplierConfiguration, frontier: LogFrontier, logger: Logger) {
+    public init(
+        configuration: ApplierConfiguration, frontier: LogFrontier, logger: Logger,
+        status: ApplierStatus = ApplierStatus()
+    ) {
+        self.status = status
         self.configuration = configuration
         self.frontier = frontier
         self.logger = logger
@@ -291,8 +295,10 @@ public final class Applier: @unchecked Sendable {
             format.withUnsafeBytes { bytes in _ = try? decoder.decode(bytes, at: 0) }
         }
         resumed = true
+        let clock = ClockOffset.measure(connection)
         status.update {
             $0.connected = true
+            if let clock { $0.targetClockOffset = clock }
             $0.applied = checkpoint
             $0.readLocation = checkpoint!.location
             $0.tlsCipher = connection.tlsCipher

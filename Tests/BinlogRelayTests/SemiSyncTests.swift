@@ -25,7 +25,7 @@ struct SemiSyncTests {
 
     static func relayArguments(_ log: URL, serverID: Int = 921) -> [String] {
         [
-            "run", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--semi-sync",
+            "run", "--http-listen", "127.0.0.1:0", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--semi-sync",
             "--semi-sync-poll-interval", "0.3",
         ]
     }

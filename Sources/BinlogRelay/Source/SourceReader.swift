@@ -79,7 +79,8 @@ final class SourceReader: @unchecked Sendable {
 
     init(
         settings: Settings, log: RelayLogWriter, logger: Logger, frontier: LogFrontier? = nil,
-        appliedLocation: (@Sendable () -> RelayLogLocation?)? = nil
+        appliedLocation: (@Sendable () -> RelayLogLocation?)? = nil,
+        fsyncObserver: (@Sendable (Duration) -> Void)? = nil
     ) {
         self.settings = settings
         self.log = log
@@ -87,7 +88,9 @@ final class SourceReader: @unchecked Sendable {
         self.frontier = frontier
         self.appliedLocation = appliedLocation
         if let durable = log.durablePosition { frontier?.advance(to: durable.location) }
-        status = SourceStatus(semiSyncRequested: settings.semiSync)
+        status = SourceStatus(semiSyncRequested: settings.semiSync, fsyncObserver: fsyncObserver)
+        status.recovered(log.durablePosition)
+        status.noteSegments(log.segments)
         semiSyncMonitor =
             settings.semiSync
             ? SemiSyncMonitor(source: settings.source, interval: settings.semiSyncPollSeconds, status: status, logger: logger)
@@ -144,6 +147,14 @@ final class SourceReader: @unchecked Sendable {
             if let probe = try? SemiSyncProbe.read(connection) { semiSyncMonitor.report(probe) }
         }
 
+        // Lag is measured on the source's clock: how far this machine's clock is off, measured now
+        // (before the dump takes the connection over), is taken out.
+        let clockOffset = ClockOffset.measure(connection)
+        if let clockOffset, abs(clockOffset.offset) > 1 {
+            logger.notice(
+                "the source's clock differs from this machine's; lag is corrected for it",
+                metadata: ["offset_s": "\(clockOffset.offset)", "uncertainty_s": "\(clockOffset.uncertainty)"])
+        }
         let resume = try log.restartStream() ?? log.recovered
         let start = try startPoint(resume: resume, facts: facts)
         logger.info(
@@ -158,7 +169,9 @@ final class SourceReader: @unchecked Sendable {
                 serverID: settings.serverID, heartbeatPeriodSeconds: settings.heartbeatSeconds,
                 nonBlocking: settings.exitWhenCaughtUp, semiSync: settings.semiSync),
             start: start)
-        status.connected(semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled)
+        status.connected(
+            semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled, version: facts.serverVersion,
+            isMariaDB: facts.isMariaDB, clock: clockOffset)
         if settings.semiSync && !stream.semiSyncActive {
             logger.warning("--semi-sync: the source has no semi-sync (no rpl_semi_sync_master_enabled variable); streaming asynchronously")
         }
@@ -170,8 +183,8 @@ final class SourceReader: @unchecked Sendable {
                 try syncAndAcknowledge(stream, ack: pendingAck)
                 return
             }
-            status.received(bytes)
             let result = try log.append(bytes)
+            status.received(bytes, endsTransaction: result.endsTransaction)
             if ackRequested { pendingAck = true }
             if result.endsTransaction {
                 // A semi-sync source waits for this transaction: at once. Otherwise when the group
@@ -188,7 +201,7 @@ final class SourceReader: @unchecked Sendable {
             {
                 // Idle source: make what is buffered durable and note that the stream is caught up.
                 if log.hasUnsyncedData && log.appendedPosition != nil { try syncAndAcknowledge(stream, ack: false) }
-                status.heartbeat()
+                status.heartbeat(everythingDurable: !log.hasUnsyncedData)
             }
         }
         try syncAndAcknowledge(stream, ack: pendingAck)
@@ -216,7 +229,8 @@ final class SourceReader: @unchecked Sendable {
             if let applied = appliedLocation?() { log.noteApplied(applied) }
             let report = try log.sync()
             lastSync = .now
-            status.synced(report)
+            status.synced(report, everything: !log.hasUnsyncedData)
+            status.noteSegments(log.segments)
             if let position = report.position { frontier?.advance(to: position.location) }
             if logger.logLevel <= .trace {
                 logger.trace(
