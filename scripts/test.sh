@@ -4,6 +4,7 @@
 # instances on 127.0.0.1 themselves (scripts/mariadb-sandbox.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-debian.sh
+# chromium: the status page is checked in a real headless browser (ServiceTests).
+scripts/setup-debian.sh chromium
 swift build --build-tests
 swift test --skip-build "$@"

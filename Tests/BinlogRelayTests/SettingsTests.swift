@@ -129,7 +129,7 @@ import Testing
         #expect(failure(yaml: "http:\n  listen: nowhere\n").contains("http.listen"))
         #expect(failure(yaml: "logging:\n  level: loud\n").contains("logging.level: 'loud'"))
         #expect(failure(yaml: "source:\n  url: mysql://a@b\n  semi_sync: maybe\n  server_id: 1\n").contains("source.semi_sync"))
-        #expect(failure(yaml: "source:\n  url: mysql://a@b\n").contains("source.server_id: required"))
+        #expect(failure(yaml: "source:\n  url: mysql://a@b\n", require: [.source]).contains("source.server_id: required"))
         #expect(failure(yaml: "source:\n  url: mysql://a:pw@b\n  server_id: 1\n", require: [.source, .log]).contains("log.dir: required"))
         #expect(failure(yaml: "source:\n  url: mysql://a@b?ssl-mode=SOMETIMES\n  server_id: 1\n").contains("source.url"))
         #expect(failure(yaml: "target:\n  url: mysql://a@b\n").contains("ssl-ca"))  // VERIFY_IDENTITY is the target's default

@@ -91,7 +91,7 @@ enum StatusPage {
       let max = 1;
       for (const [key] of series) for (const v of h[key]) if (v !== null && v > max) max = v;
       max = Math.ceil(max * 1.1);
-      $("chart-max").textContent = "scale: 0–" + max + " s over the last " + Math.round(n / 60) + " min";
+      $("chart-max").textContent = "scale: 0–" + max + " s over the last " + (n < 120 ? n + " s" : Math.round(n / 60) + " min");
       ctx.strokeStyle = "#ccc"; ctx.fillStyle = "#666"; ctx.font = "11px sans-serif";
       for (let i = 0; i <= 4; i++) {
         const y = ht - pad + (-(ht - 2 * pad) * i) / 4;

@@ -71,10 +71,8 @@ struct RelaySettings: Sendable {
             if let file = try reader.text("source.password_file") {
                 connection.password = try Self.readSecret(file, key: "source.password_file")
             }
-            guard let serverID = try reader.integer("source.server_id", in: 1...Int(UInt32.max)) else {
-                throw SettingsError(
-                    "source.server_id: required with a source (a number from 1 to 4294967295, unique among the source's replicas; BINLOG_RELAY_SERVER_ID)")
-            }
+            // Needed to stream (`run`), not to query the source (`promote`, `verify`): checked below.
+            let serverID = try reader.integer("source.server_id", in: 1...Int(UInt32.max)) ?? 0
             let startText = try reader.text("source.start", default: "current")
             guard let start = SourceReader.StartPoint(startText) else {
                 throw SettingsError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
@@ -168,8 +166,14 @@ struct RelaySettings: Sendable {
             "\($0) is set but names no setting (the variables are \(SettingKey.all.first!.environmentName), …; see docs/configuration.md)"
         }
 
-        if require.contains(.source), source == nil {
-            throw SettingsError("source.url: required (mysql://user@host:port; BINLOG_RELAY_SOURCE_URL, or source.url in the config file)")
+        if require.contains(.source) {
+            guard let source else {
+                throw SettingsError("source.url: required (mysql://user@host:port; BINLOG_RELAY_SOURCE_URL, or source.url in the config file)")
+            }
+            guard source.serverID > 0 else {
+                throw SettingsError(
+                    "source.server_id: required with a source (a number from 1 to 4294967295, unique among the source's replicas; BINLOG_RELAY_SERVER_ID)")
+            }
         }
         if require.contains(.target), target == nil {
             throw SettingsError("target.url: required (mysql://user@host:port?ssl-ca=…; BINLOG_RELAY_TARGET_URL, or target.url in the config file)")

@@ -157,6 +157,11 @@ final class SourceReader: @unchecked Sendable {
         }
         let resume = try log.restartStream() ?? log.recovered
         let start = try startPoint(resume: resume, facts: facts)
+        if let resume, resume.source.file == facts.currentFile, resume.source.position == facts.currentPosition {
+            // The log ends where the source's binlog ends: caught up as of now (lag 0 from the
+            // start, not the age of the last transaction until the first heartbeat).
+            status.heartbeat(everythingDurable: !log.hasUnsyncedData)
+        }
         logger.info(
             "streaming from source",
             metadata: [

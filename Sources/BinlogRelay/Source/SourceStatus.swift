@@ -171,13 +171,16 @@ final class SourceStatus: Sendable {
         let type = event[4]
         let endPosition = UInt32(littleEndian: event.loadUnaligned(fromByteOffset: 13, as: UInt32.self))
         let isHeartbeat = type == EventType.heartbeat.rawValue || type == EventType.heartbeatV2.rawValue
+        // Only events of transactions carry a commit time: the header events a dump starts with
+        // (FORMAT_DESCRIPTION, ROTATE, GTID lists, checkpoints) carry the binlog file's creation time.
+        let carriesCommitTime = !isHeartbeat && !Self.fileEventTypes.contains(type)
         let now = wallClockSeconds()
         state.withLock {
             $0.eventsReceived += 1
             $0.bytesReceived += UInt64(event.count)
             $0.eventsByType[Int(type)] += 1
             if endsTransaction { $0.transactionsReceived += 1 }
-            if !isHeartbeat {
+            if carriesCommitTime {
                 if timestamp != 0 {
                     $0.lastEventTimestamp = timestamp
                     $0.lastEventArrival = now
@@ -191,6 +194,12 @@ final class SourceStatus: Sendable {
     }
 
     /// A heartbeat: the source had nothing more; `everythingDurable` when the log has nothing unsynced.
+    static let fileEventTypes: Set<UInt8> = [
+        EventType.startV3.rawValue, EventType.stop.rawValue, EventType.rotate.rawValue, EventType.formatDescription.rawValue,
+        EventType.previousGTIDs.rawValue, EventType.mariadbBinlogCheckpoint.rawValue, EventType.mariadbGTIDList.rawValue,
+        EventType.mariadbStartEncryption.rawValue,
+    ]
+
     func heartbeat(everythingDurable: Bool) {
         let now = wallClockSeconds()
         state.withLock {
