@@ -9,7 +9,8 @@
 #      rules with Grafana's variables filled in);
 #   4. every binlog_relay_* metric name used by the alerts and the dashboard is documented in
 #      docs/metrics.md (histogram suffixes _bucket/_sum/_count folded onto their histogram);
-#   5. systemd-analyze verify on the unit (ExecStart pointed at a stub, since the binary need not
+#   5. kubectl kustomize builds deploy/kubernetes, where kubectl exists;
+#   6. systemd-analyze verify on the unit (ExecStart pointed at a stub, since the binary need not
 #      be installed here), where systemd-analyze exists.
 #
 # Needs: promtool (Debian package prometheus; scripts/setup-debian.sh installs it), python3 with
@@ -114,7 +115,14 @@ if command -v promtool >/dev/null; then
     if out=$(promtool check rules "$work/dashboard_rules.yml" 2>&1); then ok "dashboard PromQL parses"; else fail "dashboard PromQL:"; echo "$out" >&2; fi
 fi
 
-# --- 5. systemd ---------------------------------------------------------------------------
+# --- 5. Kubernetes: kustomize builds the manifests (kubectl's built-in kustomize, offline) ------
+if command -v kubectl >/dev/null; then
+    if out=$(kubectl kustomize deploy/kubernetes 2>&1 >/dev/null); then ok "kubectl kustomize deploy/kubernetes"; else fail "kubectl kustomize:"; echo "$out" >&2; fi
+else
+    printf 'deploy/check: skip kubectl not installed: kustomization not built\n'
+fi
+
+# --- 6. systemd ---------------------------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then
     printf '#!/bin/sh\n' > "$work/binlog-relay" && chmod +x "$work/binlog-relay"
     sed "s|/usr/local/bin/binlog-relay|$work/binlog-relay|g" deploy/systemd/binlog-relay.service > "$work/binlog-relay.service"
