@@ -103,8 +103,9 @@ public final class Applier: @unchecked Sendable {
 
     /// Applies until stopped (or, with ``ApplierConfiguration/stopAtEnd``, until the log is applied).
     /// Transient errors are retried with backoff. A transaction the target refuses stops the applier
-    /// on it: with `stopAtEnd` the error is thrown; otherwise it is logged and retried after
-    /// ``ApplierConfiguration/failedRetryDelay`` (the relay keeps receiving meanwhile).
+    /// on it: without `stopAtEnd` it is logged and retried after
+    /// ``ApplierConfiguration/failedRetryDelay`` (the relay keeps receiving meanwhile); with it,
+    /// thrown, or retried while the source side runs (``ApplierConfiguration/retriesRefusalsWhileRelaying``).
     public func run() throws(ApplierError) {
         var delay = configuration.retryDelay
         while !stopFlag.isSet {
@@ -143,8 +144,10 @@ public final class Applier: @unchecked Sendable {
                 }
                 status.update { $0.state = .failed }
                 logger.error("apply stopped", metadata: ["error": "\(error)"])
-                if configuration.stopAtEnd { throw error }
-                sleep(configuration.failedRetryDelay)
+                if configuration.stopAtEnd && (!configuration.retriesRefusalsWhileRelaying || frontier.isFinished) { throw error }
+                // Try again after the delay, or at once when the source side finishes (a promote
+                // then gets this transaction's error instead of waiting).
+                sleep(configuration.failedRetryDelay, unless: { self.frontier.isFinished })
                 delay = configuration.retryDelay
             }
         }
@@ -163,9 +166,9 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Sleeps in small steps so that a stop request is noticed.
-    private func sleep(_ duration: Duration) {
+    private func sleep(_ duration: Duration, unless interrupted: () -> Bool = { false }) {
         let end = ContinuousClock.now + duration
-        while !stopFlag.isSet && ContinuousClock.now < end {
+        while !stopFlag.isSet && !interrupted() && ContinuousClock.now < end {
             usleep(20_000)
         }
     }

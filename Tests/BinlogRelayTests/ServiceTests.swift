@@ -266,6 +266,35 @@ import Testing
         #expect(again.output.contains("promoted"))
     }
 
+    @Test func aRefusedTransactionKeepsTheRelayReceivingAndFailsAPromote() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try Self.makeTargetUser(pair)
+        try pair.sourceSQL("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v INT); INSERT INTO app.t VALUES (1,1),(2,2);")
+        let relay = try Self.start(pair, yaml: Self.yaml(pair))
+        defer { relay.process.killIfRunning() }
+        let first = try Self.sourceGTID(pair)
+        _ = try relay.waitFor(60, "the first rows applied") { $0.applied?.gtid == first }
+        // The target diverges: the next update finds no row there, and the applier stops on it.
+        try pair.target.execute(["SET sql_log_bin = 0", "DELETE FROM app.t WHERE id = 2"])
+        try pair.sourceSQL("UPDATE app.t SET v = 20 WHERE id = 2; INSERT INTO app.t VALUES (3,3);")
+        let last = try Self.sourceGTID(pair)
+        let stuck = try relay.waitFor(60, "the applier to stop on the refused update") {
+            $0.state == "apply_failed" && $0.durable?.gtid == last
+        }
+        #expect(!stuck.ready && (stuck.notReadyReason ?? "").contains("applier stopped on an error"))
+        #expect((stuck.target?.lastError ?? "").contains("app"), "\(stuck.target?.lastError ?? "")")
+        #expect(try relay.get("/readyz").status == 503)
+        #expect(relay.process.isRunning, "the relay keeps receiving while the target refuses")
+        #expect((Self.metric(try relay.metrics(), #"binlog_relay_errors_total{stage="apply"}"#) ?? 0) >= 1)
+
+        // Promote says so instead of claiming a promoted target.
+        let promote = try runProgram(SourceRelayTests.executable, ["promote", "--url", "127.0.0.1:\(relay.port)"])
+        #expect(promote.status != 0)
+        #expect(promote.outputText.contains("NOT promoted"), "\(promote.outputText) \(promote.errorText)")
+        #expect(!FileManager.default.fileExists(atPath: pair.log.appendingPathComponent("PROMOTED").path))
+    }
+
     @Test func promoteOfAStoppedRelayAppliesItsLog() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }

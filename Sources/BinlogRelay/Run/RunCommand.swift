@@ -135,8 +135,10 @@ struct RunCommand: AsyncParsableCommand {
         var applier: Applier?
         if let targetSettings = settings.target {
             var configuration = targetSettings.applierConfiguration(logDirectory: logSettings.directory)
-            // Stops at the end only once the source side has finished (promote, --exit-when-caught-up).
+            // Stops at the end only once the source side has finished (promote, --exit-when-caught-up);
+            // a refused transaction is retried while the relay keeps receiving, and reported then.
             configuration.stopAtEnd = true
+            configuration.retriesRefusalsWhileRelaying = true
             let histogram = metrics.applyBatchSeconds
             applier = Applier(
                 configuration: configuration, frontier: frontier, logger: settings.logger("binlog-relay.apply"),
