@@ -29,9 +29,9 @@ struct JSONLogHandler: LogHandler {
     ) {
         var fields = metadata
         if let explicit { fields.merge(explicit) { _, new in new } }
-        var text = "{\"time\":\(Self.timestamp()),\"level\":\"\(level.rawValue)\",\"logger\":\(Self.quoted(label)),\"message\":\(Self.quoted(message.description))"
+        var text = "{\"time\":\(Self.timestamp()),\"level\":\"\(level.rawValue)\",\"logger\":\(jsonQuoted(label)),\"message\":\(jsonQuoted(message.description))"
         for key in fields.keys.sorted() where !["time", "level", "logger", "message"].contains(key) {
-            text += ",\(Self.quoted(key)):\(Self.quoted(fields[key]!.description))"
+            text += ",\(jsonQuoted(key)):\(jsonQuoted(fields[key]!.description))"
         }
         text += "}\n"
         Self.output.withLock { _ in
@@ -51,24 +51,5 @@ struct JSONLogHandler: LogHandler {
         let micros = Int64(((now - Double(whole)) * 1_000_000).rounded())
         let fraction = String(min(micros, 999_999))
         return "\(whole).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)"
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case let control where control.value < 0x20:
-                let hex = String(control.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

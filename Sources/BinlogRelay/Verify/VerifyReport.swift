@@ -50,23 +50,23 @@ struct VerifyReport {
         var tables: [String] = []
         for result in results {
             var fields = [
-                "\"source\":\(Self.string(result.source))", "\"target\":\(Self.string(result.target))",
-                "\"status\":\(Self.string(result.status.rawValue))",
+                "\"source\":\(jsonQuoted(result.source))", "\"target\":\(jsonQuoted(result.target))",
+                "\"status\":\(jsonQuoted(result.status.rawValue))",
             ]
             if result.status == .equal || result.status == .different {
                 fields.append("\"rows\":\(result.rows)")
                 fields.append("\"chunks\":\(result.chunks)")
-                fields.append("\"key\":[\(result.key.map(Self.string).joined(separator: ","))]")
+                fields.append("\"key\":[\(result.key.map(jsonQuoted).joined(separator: ","))]")
             }
             if result.status == .different {
                 let differences = result.differences.map { difference in
-                    "{\"range\":\(Self.string(difference.range)),\"from\":\(Self.values(difference.lower)),\"to\":\(Self.values(difference.upper)),"
+                    "{\"range\":\(jsonQuoted(difference.range)),\"from\":\(Self.values(difference.lower)),\"to\":\(Self.values(difference.upper)),"
                         + "\"source_rows\":\(difference.source.rows),\"target_rows\":\(difference.target.rows)}"
                 }
                 fields.append("\"differences\":[\(differences.joined(separator: ","))]")
             }
             if result.status == .columnsDiffer {
-                fields.append("\"missing_columns\":[\(result.missingColumns.map(Self.string).joined(separator: ","))]")
+                fields.append("\"missing_columns\":[\(result.missingColumns.map(jsonQuoted).joined(separator: ","))]")
             }
             tables.append("{" + fields.joined(separator: ",") + "}")
         }
@@ -77,31 +77,12 @@ struct VerifyReport {
     /// Key bound values as fetched (strings and binary keys in hex), or null for an open end.
     private static func values(_ values: [String]?) -> String {
         guard let values else { return "null" }
-        return "[" + values.map(string).joined(separator: ",") + "]"
+        return "[" + values.map(jsonQuoted).joined(separator: ",") + "]"
     }
 
     static func seconds(_ value: Double) -> String {
         let hundredths = Int((value * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-
-    /// A JSON string literal.
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
