@@ -181,7 +181,9 @@ struct RunCommand: AsyncParsableCommand {
         let sampler = PeriodicService(interval: .seconds(1)) { history.record(monitor.report()) }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(
+                service: LabelledService(label: "http.listen \(settings.http.listen)", inner: http),
+                successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: sampler),
         ]
         if let applier {

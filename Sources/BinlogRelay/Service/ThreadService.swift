@@ -66,3 +66,21 @@ struct PeriodicService: Service {
         }
     }
 }
+
+/// A service whose failure says what it was (`http.listen 127.0.0.1:9104: Address already in use`).
+struct LabelledService: Service {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let label: String
+    let inner: any Service
+
+    func run() async throws {
+        do {
+            try await inner.run()
+        } catch {
+            throw Failure(description: "\(label): \(error)")
+        }
+    }
+}
