@@ -55,12 +55,12 @@ final class SourceStatus: Sendable {
         var bytesReceived: UInt64 = 0
         /// Events received by type code (the binlog's event type byte).
         var eventsByType = [UInt64](repeating: 0, count: 256)
-        /// Transaction ends received (XID, COMMIT) and made durable.
+        /// Transaction ends received (XID, COMMIT).
         var transactionsReceived: UInt64 = 0
         var reconnects: UInt64 = 0
-        /// Header timestamp (source clock, seconds) of the newest event that was not a heartbeat.
+        /// Header timestamp (source clock, seconds) of the newest transaction end received: its commit time.
         var lastEventTimestamp: UInt32 = 0
-        /// Local wall-clock time (seconds since the epoch) when that event arrived.
+        /// Local wall-clock time (seconds since the epoch) when that transaction end arrived.
         var lastEventArrival: Double = 0
         var lastHeartbeatAt: ContinuousClock.Instant?
         /// Local wall-clock time of the last heartbeat: the source had nothing newer then.
@@ -164,42 +164,48 @@ final class SourceStatus: Sendable {
 
     func disconnected() { state.withLock { $0.connected = false } }
 
-    /// Counts an event as it arrives (before it is durable). Heartbeats carry no commit time.
+    /// Counts an event as it arrives (before it is durable). Per event this is a few counters under
+    /// the lock; the clock is read once per transaction, at its end, whose header time is the commit.
     func received(_ event: UnsafeRawBufferPointer, endsTransaction: Bool) {
         guard event.count >= 19 else { return }
-        let timestamp = UInt32(littleEndian: event.loadUnaligned(as: UInt32.self))
         let type = event[4]
+        // Heartbeats, and the header events a dump starts with (FORMAT_DESCRIPTION, ROTATE, GTID
+        // lists, checkpoints: they carry the binlog file's creation time and position), are no
+        // transaction's content.
+        let isContent = !Self.notContent[Int(type)]
+        let timestamp = UInt32(littleEndian: event.loadUnaligned(as: UInt32.self))
         let endPosition = UInt32(littleEndian: event.loadUnaligned(fromByteOffset: 13, as: UInt32.self))
-        let isHeartbeat = type == EventType.heartbeat.rawValue || type == EventType.heartbeatV2.rawValue
-        // Only events of transactions carry a commit time: the header events a dump starts with
-        // (FORMAT_DESCRIPTION, ROTATE, GTID lists, checkpoints) carry the binlog file's creation time.
-        let carriesCommitTime = !isHeartbeat && !Self.fileEventTypes.contains(type)
-        let now = wallClockSeconds()
+        let now = endsTransaction ? wallClockSeconds() : 0
         state.withLock {
             $0.eventsReceived += 1
             $0.bytesReceived += UInt64(event.count)
             $0.eventsByType[Int(type)] += 1
-            if endsTransaction { $0.transactionsReceived += 1 }
-            if carriesCommitTime {
+            guard isContent else { return }
+            $0.allDurable = false
+            // The file comes from the log's durable position (it follows ROTATE exactly).
+            if endPosition != 0 { $0.receivedPosition = UInt64(endPosition) }
+            if endsTransaction {
+                $0.transactionsReceived += 1
                 if timestamp != 0 {
                     $0.lastEventTimestamp = timestamp
                     $0.lastEventArrival = now
                 }
-                $0.allDurable = false
             }
-            // The file comes from the log's durable position (it follows ROTATE exactly); the
-            // position from each event's header.
-            if endPosition != 0 && !isHeartbeat { $0.receivedPosition = UInt64(endPosition) }
         }
     }
 
-    /// A heartbeat: the source had nothing more; `everythingDurable` when the log has nothing unsynced.
-    static let fileEventTypes: Set<UInt8> = [
-        EventType.startV3.rawValue, EventType.stop.rawValue, EventType.rotate.rawValue, EventType.formatDescription.rawValue,
-        EventType.previousGTIDs.rawValue, EventType.mariadbBinlogCheckpoint.rawValue, EventType.mariadbGTIDList.rawValue,
-        EventType.mariadbStartEncryption.rawValue,
-    ]
+    /// Event types that are not part of a transaction, by type code.
+    static let notContent: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        let types: [EventType] = [
+            .heartbeat, .heartbeatV2, .startV3, .stop, .rotate, .formatDescription, .previousGTIDs, .mariadbBinlogCheckpoint,
+            .mariadbGTIDList, .mariadbStartEncryption,
+        ]
+        for type in types { table[Int(type.rawValue)] = true }
+        return table
+    }()
 
+    /// A heartbeat: the source had nothing more; `everythingDurable` when the log has nothing unsynced.
     func heartbeat(everythingDurable: Bool) {
         let now = wallClockSeconds()
         state.withLock {
