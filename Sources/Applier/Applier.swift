@@ -60,6 +60,8 @@ public final class Applier: @unchecked Sendable {
     static let noForeignKeyChecks: UInt16 = 0x2
     /// A resume succeeded since the last failure.
     private var resumed = false
+    /// Tables a seed copied under snapshots at different positions (see ``SeedWindows``).
+    private var seedWindows = SeedWindows()
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
 
@@ -236,7 +238,19 @@ public final class Applier: @unchecked Sendable {
 
         let reader: RelayLogReader
         var checkpoint = try checkpointTable.read(from: connection)
-        if let checkpoint {
+        seedWindows = try SeedWindows.load(schema: configuration.schema, channel: configuration.channel, from: connection)
+        if let seeded = checkpoint, seeded.location.segment == 0 {
+            // Written by `binlog-relay seed`: no local log location yet. The log was started at the
+            // seed's source position (see RunCommand), so it is read from its start.
+            do {
+                reader = try RelayLogReader(directory: configuration.logDirectory)
+            } catch {
+                throw ApplierError(.log, "cannot read the local log: \(error)")
+            }
+            checkpoint!.location = reader.location
+            checkpoint!.logFingerprint = nil
+            logger.info("continuing from the seed's snapshot", metadata: ["source": "\(seeded.source)", "gtid": "\(seeded.gtid)"])
+        } else if let checkpoint {
             do {
                 reader = try RelayLogReader(directory: configuration.logDirectory, from: checkpoint.location)
             } catch {
@@ -374,6 +388,7 @@ public final class Applier: @unchecked Sendable {
         // A transaction ended (or an event between transactions went by): the checkpoint may move here.
         pending.location = entry.nextLocation
         pending.source = stream.source
+        if !seedWindows.isEmpty && seedWindows.isPast(pending.source) { seedWindows = SeedWindows() }
         pending.gtid = stream.gtid
         guard transaction.open else { return }
         if let commit = stream.commitMicroseconds { pending.commitMicroseconds = commit }
@@ -445,6 +460,15 @@ public final class Applier: @unchecked Sendable {
                 if error.statement == nil { error.statement = rows.kind.statementName }
                 throw error
             }
+            var idempotent = false
+            if !seedWindows.isEmpty {
+                // `pending.source` is where this source transaction starts.
+                switch seedWindows.mode(schema: binding.target.schema, table: binding.target.name, transactionStart: pending.source) {
+                case .skip: return nil
+                case .idempotent: idempotent = true
+                case .normal: break
+                }
+            }
             try openTargetTransaction()
             transaction.wroteStatements = true
             let context = batch.addContext(
@@ -462,7 +486,7 @@ public final class Applier: @unchecked Sendable {
                 sessionForeignKeyChecks = checks
             }
             do {
-                try statements.write(rows, binding: binding, context: context, into: &batch)
+                try statements.write(rows, binding: binding, context: context, into: &batch, idempotent: idempotent)
             } catch {
                 var error = located(error, entry)
                 error.table = binding.displayName

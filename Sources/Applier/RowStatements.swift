@@ -21,7 +21,7 @@ struct RowStatements {
 
     /// Makes the statement written from `start` (beginning with a 7-byte verb and a space,
     /// `INSERT `/`UPDATE `) run without strict mode.
-    private func makePermissive(_ sql: inout SQLText, statementStart start: Int) {
+    func makePermissive(_ sql: inout SQLText, statementStart start: Int) {
         if targetIsMariaDB {
             sql.bytes.insert(contentsOf: "SET STATEMENT sql_mode='\(Self.permissiveSQLMode)' FOR ".utf8, at: start)
         } else {
@@ -29,17 +29,23 @@ struct RowStatements {
         }
     }
 
-    private static func isEnumZero(_ value: ColumnValue) -> Bool {
+    static func isEnumZero(_ value: ColumnValue) -> Bool {
         if case .enumIndex(0) = value { return true }
         return false
     }
 
+    /// `idempotent`: the change may already be on the target (a seed's window, see SeedWindows):
+    /// written so that applying it again does no harm (``writeIdempotent``).
     func write(
-        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch, idempotent: Bool = false
     ) throws(ApplierError) {
         do throws(BinlogError) {
             var rows = try event.rows()
             if event.kind != .insert { batch.mayMissRows = true }
+            if idempotent {
+                try writeIdempotent(&rows, kind: event.kind, binding: binding, context: context, into: &batch)
+                return
+            }
             switch event.kind {
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
             case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
@@ -98,7 +104,7 @@ struct RowStatements {
         }
     }
 
-    private func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
+    func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
         var sql = SQLText()
         sql.append("INSERT INTO ")
         sql.append(binding.qualifiedName)
@@ -173,7 +179,7 @@ struct RowStatements {
     }
 
     /// ` WHERE …` finding the before-image's row; returns whether LIMIT 1 must follow (no key).
-    private func writeWhere(_ before: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
+    func writeWhere(_ before: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
         sql.append(" WHERE ")
         let present = before.present
         let useKey = !binding.key.isEmpty && binding.key.allSatisfy { present[$0] }
@@ -258,7 +264,7 @@ struct RowStatements {
     /// for a table without one, which then conflicts with every write to it).
     /// `partialImage`: an update's after-image, which may leave out key columns that did not
     /// change (the before-image's hashes cover those).
-    private func addKeys(
+    func addKeys(
         _ image: RowImage, binding: TableBinding, into batch: inout ApplyBatch, partialImage: Bool = false
     ) throws(BinlogError) {
         guard !binding.uniqueKeys.isEmpty else {
@@ -291,7 +297,7 @@ struct RowStatements {
     }
 
     /// Runs a literal writer inside a decoding loop, carrying its error out as a decode error.
-    private func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
+    func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
         do {
             try body()
         } catch {

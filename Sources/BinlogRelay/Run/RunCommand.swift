@@ -70,18 +70,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let environment = Environment()
         let logger = makeLogger(label: "binlog-relay.source", level: logLevel)
-        guard let url = sourceURL ?? environment["BINLOG_RELAY_SOURCE_URL"] else {
-            throw ValidationError("no source: set --source-url or BINLOG_RELAY_SOURCE_URL")
-        }
-        var source: MySQLConnectionConfiguration
-        do {
-            source = try MySQLConnectionConfiguration(url: url)
-        } catch {
-            throw ValidationError("source.url: \(error.message)")
-        }
-        if let file = environment["BINLOG_RELAY_SOURCE_PASSWORD_FILE"] {
-            source.password = try readSecret(file, key: "source.password_file")
-        }
+        let source = try sourceConfiguration(url: sourceURL, environment: environment)
         guard let directory = logDirectory ?? environment["BINLOG_RELAY_LOG_DIR"] else {
             throw ValidationError("no log directory: set --log-dir or BINLOG_RELAY_LOG_DIR")
         }
@@ -92,8 +81,9 @@ struct RunCommand: ParsableCommand {
         guard semiSyncPollSeconds >= 0.1 else {
             throw ValidationError("--semi-sync-poll-interval must be at least 0.1 seconds")
         }
-        let startText = start ?? environment["BINLOG_RELAY_SOURCE_START"] ?? "current"
-        guard let startPoint = SourceReader.StartPoint(startText) else {
+        let explicitStart = start ?? environment["BINLOG_RELAY_SOURCE_START"]
+        let startText = explicitStart ?? "current"
+        guard var startPoint = SourceReader.StartPoint(startText) else {
             throw ValidationError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
         }
 
@@ -115,6 +105,18 @@ struct RunCommand: ParsableCommand {
             throw ExitCode.failure
         }
         for warning in log.recoveryReport.warnings { logger.warning("\(warning)") }
+        if let applierConfiguration, log.recovered == nil {
+            // An empty log on a target that `binlog-relay seed` prepared starts at the seed's snapshot.
+            do {
+                if let seeded = try seededStartPoint(explicit: explicitStart, applier: applierConfiguration) {
+                    startPoint = seeded
+                    logger.info("continuing from the seed on the target", metadata: ["start": "\(seeded)"])
+                }
+            } catch {
+                try? log.close()
+                throw error
+            }
+        }
         if let recovered = log.recovered { logger.info("local log recovered", metadata: ["resume": "\(recovered)"]) }
 
         // With a target: the applier on a thread of its own, reading the log up to what is durable.
