@@ -22,6 +22,10 @@ struct SeedTable {
     var columns: [Column]
     /// Indexes in ``columns`` of the primary key; empty when the table has none.
     var key: [Int]
+    /// The table has a unique key besides the primary key: rows copied under different snapshots
+    /// may meet on it (a value that moved from one row to another in between), so its rows go in
+    /// with REPLACE, which removes the stale row; the window's changes then restore it.
+    var hasSecondaryUniqueKey = false
 
     /// The columns copied: all but generated ones.
     var copied: [Int] { columns.indices.filter { !columns[$0].isGenerated } }
@@ -49,7 +53,9 @@ struct SeedTable {
             SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, EXTRA
             FROM information_schema.COLUMNS ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION;
             SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-            WHERE INDEX_NAME = 'PRIMARY' ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX
+            WHERE INDEX_NAME = 'PRIMARY' ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX;
+            SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME FROM information_schema.STATISTICS
+            WHERE INDEX_NAME <> 'PRIMARY' AND NON_UNIQUE = 0
             """)
         func selected(_ schema: String?, _ table: String?) -> Bool {
             guard let schema, let table else { return false }
@@ -72,6 +78,7 @@ struct SeedTable {
         for row in results[2].rows where selected(row[0], row[1]) {
             keys[row[0]! + "\u{0}" + row[1]!, default: []].append(row[2] ?? "")
         }
+        let uniques = Set(results[3].rows.map { ($0[0] ?? "") + "\u{0}" + ($0[1] ?? "") })
         var tables: [SeedTable] = []
         for row in results[0].rows where selected(row[0], row[1]) {
             let schema = row[0]!
@@ -83,7 +90,7 @@ struct SeedTable {
                 SeedTable(
                     schema: schema, name: name, targetSchema: filter.targetSchema(schema),
                     estimatedRows: UInt64(row[2] ?? "0") ?? 0, columns: tableColumns,
-                    key: key.count == (keys[id] ?? []).count ? key : []))
+                    key: key.count == (keys[id] ?? []).count ? key : [], hasSecondaryUniqueKey: uniques.contains(id)))
         }
         return tables
     }

@@ -156,7 +156,7 @@ final class SeedWorker: @unchecked Sendable {
     }
 
     private func insertHeader(_ table: SeedTable) -> [UInt8] {
-        Array("INSERT INTO \(table.targetName) (\(selectList(table))) VALUES ".utf8)
+        Array("\(table.hasSecondaryUniqueKey ? "REPLACE" : "INSERT") INTO \(table.targetName) (\(selectList(table))) VALUES ".utf8)
     }
 
     /// `UPDATE seed_chunk …` recording a piece: its rows, the last key, the snapshot it was copied at.

@@ -65,11 +65,12 @@ public final class Seeder: @unchecked Sendable {
 
     /// The copy session: the values are the source's own, so the session accepts what the
     /// source stored (zero dates, invalid dates, an explicit 0 in AUTO_INCREMENT, ENUM's empty
-    /// value), in UTC, without foreign key or unique checks (the source checked them); triggers
-    /// guarded for the relay (`@binlog_relay_applying`) do not fire.
+    /// value), in UTC, without foreign key checks (the source checked them); triggers guarded for
+    /// the relay (`@binlog_relay_applying`) do not fire. Unique checks stay on: with them off
+    /// InnoDB may not see the duplicate a REPLACE must remove (see ``SeedTable/hasSecondaryUniqueKey``).
     static let copySession = """
         SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION', \
-        time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 0, sql_auto_is_null = 0, \
+        time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, \
         character_set_client = utf8mb4, character_set_connection = utf8mb4, character_set_results = utf8mb4, \
         @binlog_relay_applying = 1, autocommit = 1
         """

@@ -114,7 +114,8 @@ struct RunCommand: ParsableCommand {
                 }
             } catch {
                 try? log.close()
-                throw error
+                printError("binlog-relay run: \((error as? ValidationError)?.message ?? "\(error)")")
+                throw ExitCode.failure
             }
         }
         if let recovered = log.recovered { logger.info("local log recovered", metadata: ["resume": "\(recovered)"]) }
