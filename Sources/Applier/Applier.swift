@@ -478,7 +478,9 @@ public final class Applier: @unchecked Sendable {
             // Foreign keys checked as the source checked them for this event: InnoDB's cascades
             // (ON DELETE/UPDATE CASCADE, SET NULL) are not in the binlog, so the target must run
             // them itself, as a MySQL replica does.
-            let checks = rows.flags & Self.noForeignKeyChecks == 0
+            // In a seed's window (idempotent) inserts and updates run without them: REPLACE and the
+            // delete before an update must not cascade to rows the source kept (docs/seed.md).
+            let checks = rows.flags & Self.noForeignKeyChecks == 0 && (!idempotent || rows.kind == .delete)
             if checks && binding.target.hasForeignKeys { batch.serial = true }
             if sessionForeignKeyChecks != checks {
                 batch.sql.append(checks ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0")

@@ -12,6 +12,9 @@ struct SeedTable {
         var isGenerated: Bool
 
         var isInteger: Bool { ["tinyint", "smallint", "mediumint", "int", "bigint"].contains(dataType) }
+        var literal: SeedLiteral.Kind { SeedLiteral.Kind(dataType: dataType, characterSet: characterSet) }
+        /// The column in a SELECT: a FLOAT as the DOUBLE it equals (see ``SeedLiteral/Kind/number``).
+        var selectExpression: String { dataType == "float" ? "CAST(\(SeedTable.quote(name)) AS DOUBLE)" : SeedTable.quote(name) }
     }
 
     var schema: String

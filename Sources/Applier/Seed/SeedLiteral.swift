@@ -3,36 +3,54 @@ import MySQLClient
 /// Values read from the source as the text protocol sends them (with `character_set_results`
 /// binary: the column's own bytes) written back as literals that store the same value.
 enum SeedLiteral {
-    // enum_field_types
-    static let bitType: UInt32 = 16
-    static let jsonType: UInt32 = 245
-    /// Types whose text is a number the server reads back exactly: DECIMAL, TINY, SHORT, LONG,
-    /// FLOAT, DOUBLE, LONGLONG, INT24, YEAR, NEWDECIMAL.
-    static func isNumber(_ type: UInt32) -> Bool {
-        switch type {
-        case 0, 1, 2, 3, 4, 5, 8, 9, 13, 246: true
-        default: false
+    /// How a column's value is written back, by its type (information_schema.COLUMNS.DATA_TYPE).
+    enum Kind: Equatable {
+        /// Integers, DECIMAL, YEAR, DOUBLE, and FLOAT read as a DOUBLE (the text protocol prints a
+        /// FLOAT with six digits, which does not read back as the same float; its DOUBLE text does):
+        /// the text is the number.
+        case number
+        /// BIT: the bytes are the value, big-endian; written as its number.
+        case bit
+        /// ENUM and SET: the member names in the column's character set (a binary string would not
+        /// match a member outside ASCII); INET4, INET6, UUID and MySQL's JSON: their text form
+        /// (as a binary string they would be read as their binary form, or refused).
+        case text(String)
+        /// Everything else (strings, BLOBs, BINARY, temporal types in the session's UTC, spatial
+        /// values in the server's internal form): a binary string with the same bytes.
+        case binary
+
+        init(dataType: String, characterSet: String?) {
+            switch dataType {
+            case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "year", "double", "real",
+                "float", "double precision":
+                self = .number
+            case "bit": self = .bit
+            case "enum", "set": self = .text(characterSet ?? "utf8mb4")
+            case "inet4", "inet6", "uuid", "json": self = .text("utf8mb4")
+            default: self = .binary
+            }
         }
     }
 
-    /// A value for INSERT: numbers as their text, BIT as its number, MySQL's JSON as a utf8mb4
-    /// string (a binary string is refused there), everything else (strings, BLOBs, temporal
-    /// types in the session's UTC, ENUM/SET by name, spatial in the server's internal form) as a
-    /// binary string with the same bytes.
-    static func write(_ value: UnsafeRawBufferPointer?, type: UInt32, into sql: inout SQLText) {
+    /// A value for INSERT (nil: NULL).
+    static func write(_ value: UnsafeRawBufferPointer?, kind: Kind, into sql: inout SQLText) {
         guard let value else {
             sql.append("NULL")
             return
         }
-        if isNumber(type) {
+        switch kind {
+        case .number:
             sql.append(contentsOf: value)
-        } else if type == bitType {
+        case .bit:
             var number: UInt64 = 0
             for byte in value { number = number << 8 | UInt64(byte) }
             sql.append(unsigned: number)
-        } else if type == jsonType {
-            sql.appendEscaped(value, introducer: "_utf8mb4")
-        } else {
+        case .text(let characterSet):
+            sql.append("_")
+            sql.append(characterSet)
+            sql.append(" ")
+            sql.appendHex(value)
+        case .binary:
             sql.appendEscaped(value)
         }
     }
@@ -40,10 +58,8 @@ enum SeedLiteral {
     /// A key value for `WHERE key > …`, compared as the column compares: numbers as numbers, a
     /// character column's value in its own character set and collation (a binary string would
     /// compare by bytes, which is not the order the key's index keeps), others as binary strings.
-    static func writeKey(_ value: UnsafeRawBufferPointer, type: UInt32, column: SeedTable.Column, into sql: inout SQLText) {
-        if isNumber(type) || type == bitType {
-            write(value, type: type, into: &sql)
-        } else if let characterSet = column.characterSet, let collation = column.collation, characterSet != "binary" {
+    static func writeKey(_ value: UnsafeRawBufferPointer, column: SeedTable.Column, into sql: inout SQLText) {
+        if let characterSet = column.characterSet, let collation = column.collation, characterSet != "binary" {
             sql.append("_")
             sql.append(characterSet)
             sql.append(" ")
@@ -51,7 +67,7 @@ enum SeedLiteral {
             sql.append(" COLLATE ")
             sql.append(collation)
         } else {
-            sql.appendEscaped(value)
+            write(value, kind: column.literal, into: &sql)
         }
     }
 

@@ -6,8 +6,9 @@ import RelayLog
 enum SeedSnapshot {
     /// Opens a snapshot on every connection. MariaDB: `START TRANSACTION WITH CONSISTENT SNAPSHOT`
     /// and the snapshot's own `binlog_snapshot_file`/`binlog_snapshot_position`, without any lock;
-    /// the connections are opened together up to five times until their positions agree (a busy
-    /// source may still leave them apart: the seed's window covers that). MySQL, which does not
+    /// the connections are opened together up to three times until their positions agree, then
+    /// once more with commits blocked (`BACKUP STAGE BLOCK_COMMIT`, writes go on) for the moment
+    /// it takes. Without the privilege for that they may stand apart: the seed's window covers it. MySQL, which does not
     /// say where a snapshot stands: under FLUSH TABLES WITH READ LOCK held just while the
     /// snapshots start and the position is read.
     static func open(
@@ -16,10 +17,27 @@ enum SeedSnapshot {
         do {
             if isMariaDB {
                 var positions: [SnapshotPosition] = []
-                for attempt in 1...5 {
+                var blocking = false
+                for attempt in 1...4 {
                     positions = []
+                    if attempt == 4 && connections.count > 1 {
+                        // Commits (not writes) blocked for the moment the snapshots take to open,
+                        // as mariabackup does; needs RELOAD. Without it, the positions stay apart.
+                        do {
+                            try control.execute("BACKUP STAGE START")
+                            try control.execute("BACKUP STAGE BLOCK_COMMIT")
+                            blocking = true
+                        } catch {
+                            try? control.execute("BACKUP STAGE END")
+                            logger.info("cannot block commits for a moment (BACKUP STAGE needs RELOAD): the snapshots may stand at different positions", metadata: ["error": "\(error)"])
+                        }
+                    }
                     for connection in connections {
                         try connection.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                    }
+                    if blocking {
+                        try control.execute("BACKUP STAGE END")
+                        blocking = false
                     }
                     for connection in connections {
                         let status = try connection.query("SHOW STATUS LIKE 'binlog_snapshot_%'").rows
@@ -34,7 +52,7 @@ enum SeedSnapshot {
                         }
                         positions.append(SnapshotPosition(source: SourcePosition(file: file, position: position), gtid: ""))
                     }
-                    if Set(positions.map(\.description)).count == 1 || attempt == 5 { break }
+                    if Set(positions.map(\.description)).count == 1 || attempt == 4 { break }
                     for connection in connections { try connection.execute("ROLLBACK") }
                 }
                 var gtids: [String: String] = [:]

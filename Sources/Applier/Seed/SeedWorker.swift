@@ -151,12 +151,13 @@ final class SeedWorker: @unchecked Sendable {
 
     // MARK: - Statements
 
-    private func selectList(_ table: SeedTable) -> String {
-        table.copied.map { SeedTable.quote(table.columns[$0].name) }.joined(separator: ",")
+    private func selectList(_ columns: [Int], of table: SeedTable) -> String {
+        columns.map { table.columns[$0].selectExpression }.joined(separator: ",")
     }
 
     private func insertHeader(_ table: SeedTable) -> [UInt8] {
-        Array("\(table.hasSecondaryUniqueKey ? "REPLACE" : "INSERT") INTO \(table.targetName) (\(selectList(table))) VALUES ".utf8)
+        let names = table.copied.map { SeedTable.quote(table.columns[$0].name) }.joined(separator: ",")
+        return Array("\(table.hasSecondaryUniqueKey ? "REPLACE" : "INSERT") INTO \(table.targetName) (\(names)) VALUES ".utf8)
     }
 
     /// `UPDATE seed_chunk …` recording a piece: its rows, the last key, the snapshot it was copied at.
@@ -232,8 +233,9 @@ final class SeedWorker: @unchecked Sendable {
         // primary key column is read too, never written).
         let selectColumns = table.copied + table.key.filter { table.columns[$0].isGenerated }
         let keyPositions = table.key.map { key in selectColumns.firstIndex(of: key)! }
-        let list = selectColumns.map { SeedTable.quote(table.columns[$0].name) }.joined(separator: ",")
+        let list = selectList(selectColumns, of: table)
         let writtenCount = table.copied.count
+        let kinds = table.copied.map { table.columns[$0].literal }
         let header = insertHeader(table)
         while !stopFlag.isSet {
             var conditions: [String] = []
@@ -246,27 +248,22 @@ final class SeedWorker: @unchecked Sendable {
                 + " ORDER BY \(orderBy) LIMIT \(limit)"
             var inserts = SQLText()
             var writer = InsertWriter(header: header, statementBytes: statementBytes)
-            var types: [UInt32] = []
             var lastKey: [[UInt8]]?
-            var keyTypes: [UInt32] = []
             var rowBytes: UInt64 = 0
             let count: Int
             do {
                 count = try source.streamRows(
                     query,
-                    fields: { fields in
-                        types = fields.prefix(writtenCount).map(\.type)
-                        keyTypes = keyPositions.map { fields[$0].type }
-                    },
+                    fields: { _ in },
                     row: { row in
                         let before = inserts.count
-                        writer.row(Self.Prefix(row, count: writtenCount), types: types, into: &inserts)
+                        writer.row(Self.Prefix(row, count: writtenCount), kinds: kinds, into: &inserts)
                         rowBytes += UInt64(inserts.count - before)
                         var key: [[UInt8]] = []
                         for (number, position) in keyPositions.enumerated() {
                             var literal = SQLText()
                             if let value = row[position] {
-                                SeedLiteral.writeKey(value, type: keyTypes[number], column: keyColumns[number], into: &literal)
+                                SeedLiteral.writeKey(value, column: keyColumns[number], into: &literal)
                             } else {
                                 literal.append("NULL")
                             }
@@ -299,6 +296,7 @@ final class SeedWorker: @unchecked Sendable {
     private func copyWhole(_ chunk: SeedChunk, pipe: SeedPipe) throws(ApplierError) {
         let table = tables[chunk.table]
         let writtenCount = table.copied.count
+        let kinds = table.copied.map { table.columns[$0].literal }
         let header = insertHeader(table)
         var sql = SQLText()
         // First a write to the relay schema (the relay's transactions are known by it), then rows.
@@ -306,7 +304,6 @@ final class SeedWorker: @unchecked Sendable {
         sql.append(progressStatement(chunk, table: table, rows: 0, bytes: 0, lastKey: nil, done: false))
         sql.append(byte: UInt8(ascii: ";"))
         var writer = InsertWriter(header: header, statementBytes: statementBytes)
-        var types: [UInt32] = []
         var pieceRows: UInt64 = 0
         var pieceBytes: UInt64 = 0
         var totalRows: UInt64 = 0
@@ -314,12 +311,12 @@ final class SeedWorker: @unchecked Sendable {
         var closed = false
         do {
             try source.streamRows(
-                "SELECT \(selectList(table)) FROM \(table.sourceName)",
-                fields: { fields in types = fields.map(\.type) },
+                "SELECT \(selectList(table.copied, of: table)) FROM \(table.sourceName)",
+                fields: { _ in },
                 row: { row in
                     guard !closed else { return }
                     let before = sql.count
-                    writer.row(Self.Prefix(row, count: writtenCount), types: types, into: &sql)
+                    writer.row(Self.Prefix(row, count: writtenCount), kinds: kinds, into: &sql)
                     pieceBytes += UInt64(sql.count - before)
                     pieceRows += 1
                     if sql.count >= configuration.pieceBytes {
@@ -373,7 +370,7 @@ final class SeedWorker: @unchecked Sendable {
 }
 
 extension SeedWorker.InsertWriter {
-    mutating func row(_ prefix: SeedWorker.Prefix, types: [UInt32], into sql: inout SQLText) {
+    mutating func row(_ prefix: SeedWorker.Prefix, kinds: [SeedLiteral.Kind], into sql: inout SQLText) {
         if open {
             sql.append(byte: UInt8(ascii: ","))
         } else {
@@ -384,7 +381,7 @@ extension SeedWorker.InsertWriter {
         sql.append(byte: UInt8(ascii: "("))
         for index in 0..<prefix.count {
             if index > 0 { sql.append(byte: UInt8(ascii: ",")) }
-            SeedLiteral.write(prefix.row[index], type: types[index], into: &sql)
+            SeedLiteral.write(prefix.row[index], kind: kinds[index], into: &sql)
         }
         sql.append(byte: UInt8(ascii: ")"))
         if sql.count - statementStart >= statementBytes { end(&sql) }

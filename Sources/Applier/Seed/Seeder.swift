@@ -42,7 +42,10 @@ public final class Seeder: @unchecked Sendable {
 
     // MARK: - Connections
 
-    private func connectSource() throws(ApplierError) -> MySQLConnection {
+    /// A source connection; `binaryResults` (the copy's) reads values without conversion, the
+    /// control connection reads names and definitions in utf8mb4 (a binary session gets them in
+    /// utf8mb3, where a 4-byte character of an ENUM member or a comment becomes '?').
+    private func connectSource(binaryResults: Bool = true) throws(ApplierError) -> MySQLConnection {
         var source = configuration.source
         source.multiStatements = true
         let connection: MySQLConnection
@@ -55,7 +58,8 @@ public final class Seeder: @unchecked Sendable {
             // Values as stored (no conversion of results), TIMESTAMPs in UTC, and no timeout while
             // a worker's reader waits for its writer.
             try connection.execute(
-                "SET NAMES utf8mb4, character_set_results = NULL, time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600")
+                "SET NAMES utf8mb4, time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600")
+            if binaryResults { try connection.execute("SET character_set_results = NULL") }
             try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         } catch {
             throw ApplierError(.connection, "cannot prepare the source session", server: error)
@@ -110,7 +114,7 @@ public final class Seeder: @unchecked Sendable {
     // MARK: - Run
 
     public func run() throws(ApplierError) -> Summary {
-        let control = try connectSource()
+        let control = try connectSource(binaryResults: false)
         defer { control.close() }
         let isMariaDB = control.isMariaDB
         try checkSource(control)
@@ -414,7 +418,7 @@ public final class Seeder: @unchecked Sendable {
         for table in tables {
             if !existing.contains(table.targetSchema + "\u{0}" + table.name) {
                 let statement = try sourceQuery("cannot read the definition of \(table.displayName)") { () throws(MySQLError) in
-                    try table.createStatement(on: source)
+                    try SeedMembers.restore(try table.createStatement(on: source), table: table, on: source)
                 }
                 try self.target("cannot create \(table.targetSchema).\(table.name) on the target") { () throws(MySQLError) in
                     try target.execute("USE \(SeedTable.quote(table.targetSchema))")

@@ -109,7 +109,7 @@ struct SeedCommand: ParsableCommand {
                     "tables": "\(summary.tables)", "rows_copied": "\(summary.rowsCopied)",
                     "rows_copied_before": "\(summary.rowsBefore)", "resumed": "\(summary.resumed)",
                     "checkpoint": "\(summary.checkpoint)", "snapshots": "\(distinct.count)",
-                    "seconds": "\(String(format: seconds))", "channel": "\(configuration.channel)",
+                    "seconds": "\(secondsText(seconds))", "channel": "\(configuration.channel)",
                 ])
         }
     }
@@ -122,7 +122,7 @@ final class SeedOutcome: Sendable {
     var value: Result<Seeder.Summary, ApplierError>? { result.withLock { $0 } }
 }
 
-func String(format seconds: Double) -> String {
+func secondsText(_ seconds: Double) -> String {
     let hundredths = Int((seconds * 100).rounded())
     let fraction = hundredths % 100
     return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
