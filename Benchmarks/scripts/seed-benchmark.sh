@@ -177,7 +177,7 @@ for name in "${names[@]}"; do
     m=$(median "${times[$name]}")
     rate=$(echo "$rows / $m" | bc -l | xargs printf '%.0f')
     ratio=$(echo "$base / $m" | bc -l | xargs printf '%.2f')
-    echo "| $name | $m | $rate | ${ratio}x |"
+    echo "| ${name//|/\\|} | $m | $rate | ${ratio}x |"
 done
 echo
 echo "Command: Benchmarks/scripts/seed-benchmark.sh ${argv[*]:-}"

@@ -29,6 +29,8 @@ struct SeedTable {
     /// may meet on it (a value that moved from one row to another in between), so its rows go in
     /// with REPLACE, which removes the stale row; the window's changes then restore it.
     var hasSecondaryUniqueKey = false
+    /// The table has a primary key (``key`` may still be empty: an ENUM/SET key is not used).
+    var hasPrimaryKey = false
 
     /// The columns copied: all but generated ones.
     var copied: [Int] { columns.indices.filter { !columns[$0].isGenerated } }
@@ -88,12 +90,16 @@ struct SeedTable {
             let name = row[1]!
             let id = schema + "\u{0}" + name
             let tableColumns = columns[id] ?? []
-            let key = (keys[id] ?? []).compactMap { column in tableColumns.firstIndex { $0.name.lowercased() == column.lowercased() } }
+            var key = (keys[id] ?? []).compactMap { column in tableColumns.firstIndex { $0.name.lowercased() == column.lowercased() } }
+            // An ENUM or SET key sorts by its index but its text compares by name: the pieces could
+            // not follow the key's order, so such a table is copied whole, like one without a key.
+            if key.contains(where: { ["enum", "set"].contains(tableColumns[$0].dataType) }) { key = [] }
             tables.append(
                 SeedTable(
                     schema: schema, name: name, targetSchema: filter.targetSchema(schema),
                     estimatedRows: UInt64(row[2] ?? "0") ?? 0, columns: tableColumns,
-                    key: key.count == (keys[id] ?? []).count ? key : [], hasSecondaryUniqueKey: uniques.contains(id)))
+                    key: key.count == (keys[id] ?? []).count ? key : [], hasSecondaryUniqueKey: uniques.contains(id),
+                    hasPrimaryKey: keys[id] != nil))
         }
         return tables
     }

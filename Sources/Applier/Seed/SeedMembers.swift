@@ -8,6 +8,7 @@ import MySQLClient
 enum SeedMembers {
     /// The `CREATE TABLE` text with every such column's member list restored.
     static func restore(_ statement: String, table: SeedTable, on source: MySQLConnection) throws(MySQLError) -> String {
+        guard source.isMariaDB else { return statement }
         let rows = try source.query(
             """
             SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS

@@ -103,6 +103,14 @@ public final class Seeder: @unchecked Sendable {
         }
     }
 
+    private func targetQuery<T>(_ what: String, _ body: () throws(MySQLError) -> T) throws(ApplierError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "target: \(what)", server: error)
+        }
+    }
+
     private func sourceQuery<T>(_ what: String, _ body: () throws(MySQLError) -> T) throws(ApplierError) -> T {
         do {
             return try body()
@@ -128,7 +136,7 @@ public final class Seeder: @unchecked Sendable {
             try seedTables.create(on: targetControl)
         }
         progress.setPhase("preparing")
-        var state = try sourceQuery("") { () throws(MySQLError) in try seedTables.state(on: targetControl) }
+        var state = try targetQuery("cannot read the seed's state") { () throws(MySQLError) in try seedTables.state(on: targetControl) }
         let checkpoint = try checkpointTable.read(from: targetControl)
         let tables = try sourceQuery("cannot list the tables") { () throws(MySQLError) in
             try SeedTable.list(on: control, filter: configuration.filter, relaySchema: configuration.schema)
@@ -176,7 +184,8 @@ public final class Seeder: @unchecked Sendable {
                 metadata: ["chunks_done": "\(done)", "chunks": "\(chunks.count)", "rows_already_copied": "\(rowsBefore)"])
         }
         for table in tables where table.key.isEmpty {
-            logger.warning("\(table.displayName) has no primary key: it is copied whole, in one transaction")
+            let why = table.hasPrimaryKey ? "its primary key has an ENUM or SET column" : "has no primary key"
+            logger.warning("\(table.displayName) \(why): it is copied whole, in one transaction")
         }
 
         var pending = chunks.filter { !$0.done }
@@ -248,7 +257,7 @@ public final class Seeder: @unchecked Sendable {
 
     private func existingTables(_ connection: MySQLConnection, tables: [SeedTable]) throws(ApplierError) -> Set<String> {
         let schemas = Set(tables.map(\.targetSchema)).map { "'\(connection.escape($0))'" }.joined(separator: ",")
-        let rows = try sourceQuery("") { () throws(MySQLError) in
+        let rows = try targetQuery("cannot list its tables") { () throws(MySQLError) in
             try connection.query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (\(schemas))").rows
         }
         return Set(rows.map { ($0[0] ?? "") + "\u{0}" + ($0[1] ?? "") })
@@ -333,7 +342,7 @@ public final class Seeder: @unchecked Sendable {
 
     /// The plan of the seed being resumed; the tables selected now must be the ones it has.
     private func readPlan(_ connection: MySQLConnection, tables: [SeedTable]) throws(ApplierError) -> [SeedChunk] {
-        let rows = try sourceQuery("") { () throws(MySQLError) in
+        let rows = try targetQuery("cannot read the seed's plan") { () throws(MySQLError) in
             try connection.query(
                 """
                 SELECT source_schema, table_name, chunk, range_from, range_to, HEX(last_key), done, copied_rows, target_schema
@@ -411,7 +420,7 @@ public final class Seeder: @unchecked Sendable {
                     "\(CheckpointTable.statementMarker)CREATE DATABASE IF NOT EXISTS \(SeedTable.quote(table.targetSchema)) CHARACTER SET \(charset) COLLATE \(collation)")
             }
         }
-        let targetTriggers = try sourceQuery("") { () throws(MySQLError) in
+        let targetTriggers = try targetQuery("cannot list its triggers") { () throws(MySQLError) in
             try target.query("SELECT EVENT_OBJECT_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS").rows
         }
         let triggerNames = Set(targetTriggers.map { ($0[0] ?? "") + "\u{0}" + ($0[1] ?? "") })
@@ -509,7 +518,7 @@ public final class Seeder: @unchecked Sendable {
 
     /// Marks the seed done and writes the channel's checkpoint at the earliest snapshot, in one transaction.
     private func finish(_ connection: MySQLConnection) throws(ApplierError) -> SnapshotPosition {
-        let rows = try sourceQuery("") { () throws(MySQLError) in
+        let rows = try targetQuery("cannot read the seed's progress") { () throws(MySQLError) in
             try connection.query(
                 """
                 SELECT first_file, first_position, first_gtid FROM \(seedTables.chunkName)
