@@ -76,17 +76,7 @@ struct RowStatements {
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
             }
-            batch.sql.append(byte: UInt8(ascii: "("))
-            var first = true
-            var iterator = image.makeIterator()
-            while let (index, value) = try iterator.next() {
-                guard binding.writable[index] else { continue }
-                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
-                first = false
-                if Self.isEnumZero(value) { permissive = true }
-                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
-            }
-            batch.sql.append(byte: UInt8(ascii: ")"))
+            if try appendRow(image, binding: binding, into: &batch.sql) { permissive = true }
             if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
             count += 1
             batch.rowsInserted += 1
@@ -102,6 +92,24 @@ struct RowStatements {
             if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
             batch.endStatement(expecting: count, context: context)
         }
+    }
+
+    /// `(v1,v2,…)`: the image's writable columns as literals. Returns whether one is ENUM index 0
+    /// (the statement must then run without strict mode).
+    func appendRow(_ image: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
+        var permissive = false
+        sql.append(byte: UInt8(ascii: "("))
+        var first = true
+        var iterator = image.makeIterator()
+        while let (index, value) = try iterator.next() {
+            guard binding.writable[index] else { continue }
+            if !first { sql.append(byte: UInt8(ascii: ",")) }
+            first = false
+            if Self.isEnumZero(value) { permissive = true }
+            try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &sql) }
+        }
+        sql.append(byte: UInt8(ascii: ")"))
+        return permissive
     }
 
     func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {

@@ -25,20 +25,7 @@ extension RowStatements {
             let header = insertHeader(after, binding: binding)  // "INSERT INTO …": the verb is replaced
             batch.sql.append("REPLACE")
             batch.sql.append(Array(header[6...]))
-            batch.sql.append(byte: UInt8(ascii: "("))
-            var first = true
-            var permissive = false
-            var iterator = after.makeIterator()
-            while let (index, value) = try iterator.next() {
-                guard binding.writable[index] else { continue }
-                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
-                first = false
-                if Self.isEnumZero(value) { permissive = true }
-                try wrap { () throws(ApplierError) in
-                    try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql)
-                }
-            }
-            batch.sql.append(byte: UInt8(ascii: ")"))
+            let permissive = try appendRow(after, binding: binding, into: &batch.sql)
             if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
             batch.endStatement(expecting: nil, context: context)
             if batch.collectsKeys { try addKeys(after, binding: binding, into: &batch) }
