@@ -86,7 +86,7 @@ enum SeedSnapshot {
         } catch let error as ApplierError {
             throw error
         } catch let error as MySQLError {
-            throw ApplierError(error.isTransient ? .connection : .target, "cannot open a consistent snapshot on the source", server: error)
+            throw ApplierError.source("cannot open a consistent snapshot on the source", error)
         } catch {
             throw ApplierError(.target, "cannot open a consistent snapshot on the source: \(error)")
         }

@@ -205,3 +205,12 @@ extension Applier {
         return SnapshotPosition(source: checkpoint.source, gtid: checkpoint.gtid.description)
     }
 }
+
+extension ApplierError {
+    /// A failure on the source (the seed reads it): the server's error in the message, named as
+    /// the source's (``ApplierError/server`` is the target's).
+    static func source(_ what: String, _ error: MySQLError, code: Code? = nil) -> ApplierError {
+        let state = error.sqlState.isEmpty ? "" : " (\(error.sqlState))"
+        return ApplierError(code ?? (error.isTransient ? .connection : .target), "\(what): source error \(error.number)\(state): \(error.message)")
+    }
+}

@@ -213,9 +213,9 @@ final class SeedWorker: @unchecked Sendable {
     private var statementBytes: Int { min(1 << 20, configuration.pieceBytes) }
 
     private func sourceError(_ error: any Error, _ table: SeedTable) -> ApplierError {
-        let server = error as? MySQLError
-        var failure = ApplierError(
-            server?.isTransient ?? false ? .connection : .target, "cannot read \(table.displayName) from the source", server: server)
+        var failure =
+            (error as? MySQLError).map { ApplierError.source("cannot read \(table.displayName)", $0) }
+            ?? ApplierError(.target, "cannot read \(table.displayName) from the source: \(error)")
         failure.table = table.sourceName
         return failure
     }

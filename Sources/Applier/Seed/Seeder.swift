@@ -52,7 +52,7 @@ public final class Seeder: @unchecked Sendable {
         do {
             connection = try MySQLConnection(configuration: source)
         } catch {
-            throw ApplierError(error.isTransient ? .connection : .configuration, "cannot connect to the source \(source.endpoint)", server: error)
+            throw ApplierError.source("cannot connect to the source \(source.endpoint)", error, code: error.isTransient ? .connection : .configuration)
         }
         do {
             // Values as stored (no conversion of results), TIMESTAMPs in UTC, and no timeout while
@@ -62,7 +62,7 @@ public final class Seeder: @unchecked Sendable {
             if binaryResults { try connection.execute("SET character_set_results = NULL") }
             try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         } catch {
-            throw ApplierError(.connection, "cannot prepare the source session", server: error)
+            throw ApplierError.source("cannot prepare the source session", error)
         }
         return connection
     }
@@ -115,7 +115,7 @@ public final class Seeder: @unchecked Sendable {
         do {
             return try body()
         } catch {
-            throw ApplierError(error.isTransient ? .connection : .target, "source: \(what)", server: error)
+            throw ApplierError.source(what, error)
         }
     }
 

@@ -43,6 +43,7 @@ final class SeedProgressDisplay {
 
     func finish() {
         let snapshot = progress.snapshot
+        guard !snapshot.tables.isEmpty else { return }  // stopped before the copy began
         if mode == .bars {
             draw(snapshot)
         } else if mode == .lines {
