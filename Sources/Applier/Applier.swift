@@ -62,6 +62,8 @@ public final class Applier: @unchecked Sendable {
     private var resumed = false
     /// Tables a seed copied under snapshots at different positions (see ``SeedWindows``).
     private var seedWindows = SeedWindows()
+    /// Resuming from a seed's checkpoint: where the log's first transaction must start.
+    private var seededStart: SourcePosition?
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
 
@@ -249,8 +251,10 @@ public final class Applier: @unchecked Sendable {
             }
             checkpoint!.location = reader.location
             checkpoint!.logFingerprint = nil
+            seededStart = seeded.source
             logger.info("continuing from the seed's snapshot", metadata: ["source": "\(seeded.source)", "gtid": "\(seeded.gtid)"])
         } else if let checkpoint {
+            seededStart = nil
             do {
                 reader = try RelayLogReader(directory: configuration.logDirectory, from: checkpoint.location)
             } catch {
@@ -415,6 +419,17 @@ public final class Applier: @unchecked Sendable {
         switch event.payload {
         case .gtid, .mariadbGTID:
             transaction.open = true
+            if let expected = seededStart {
+                seededStart = nil
+                // A log begun elsewhere (one kept from before the seed) would replay or miss changes.
+                guard pending.source == expected || pending.source.file.isEmpty else {
+                    throw located(
+                        ApplierError(
+                            .log,
+                            "the local log does not start where the target was seeded: its first transaction is at source \(pending.source), the seed's checkpoint at \(expected). Start `run` after a seed with an empty --log-dir"),
+                        entry)
+                }
+            }
         case .query(let query):
             if query.isBegin {
                 transaction.open = true

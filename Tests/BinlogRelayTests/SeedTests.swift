@@ -168,8 +168,16 @@ struct SeedTests {
         // … and a run told to start elsewhere than the seed's position refuses rather than guess.
         let elsewhere = try pair.runAfterSeed(["--start", "earliest"])
         #expect(elsewhere.code == 1 && elsewhere.output.contains("disagrees with the seed checkpoint"), "\(elsewhere.output)")
-        let empty = try pair.runAfterSeed()
-        #expect(empty.code == 0, "\(empty.output)")
+        try pair.sourceSQL("INSERT INTO app.loose VALUES (1, 'after seed 1');")
+        let run = try pair.runAfterSeed()
+        #expect(run.code == 0, "\(run.output)")
+        #expect(try pair.differences(["app"]).isEmpty)
+        // Seeded again from scratch, the target is not fed from the log kept from before.
+        let reseeded = try pair.seed(["--replace"])
+        #expect(reseeded.code == 0, "\(reseeded.output)")
+        try pair.sourceSQL("INSERT INTO app.loose VALUES (2, 'after seed 2');")
+        let stale = try pair.runAfterSeed()
+        #expect(stale.code == 1 && stale.output.contains("does not start where the target was seeded"), "\(stale.output)")
     }
 
     @Test("--include/--exclude and --rewrite-schema select and rename as the applier does, for the copy and the changes after it")
