@@ -144,6 +144,46 @@ struct SeedTests {
         #expect(problems.isEmpty, "\(problems.summary)")
     }
 
+    @Test("the source's connections killed in the middle of the copy: the seed continues by itself, and the copy is equal")
+    func lostConnectionContinues() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.sourceSQL(
+            Self.schema + """
+                CREATE TABLE big (id INT PRIMARY KEY, pad CHAR(60));
+                INSERT INTO big SELECT seq, REPEAT('p', 60) FROM seq_1_to_150000;
+                ANALYZE TABLE big;
+                """)
+        let seed = try pair.startSeed(["--connections", "2", "--piece-rows", "300"])
+        defer { seed.killIfRunning() }
+        let source = try pair.source.connect()
+        defer { source.close() }
+        let target = try pair.target.connect()
+        defer { target.close() }
+        var killed = 0
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && seed.isRunning && killed == 0 {
+            let copied = (try? target.query("SELECT SUM(copied_rows) FROM binlog_relay.seed_chunk WHERE table_name = 'big'").scalar)
+                .flatMap { Int($0) } ?? 0
+            if copied >= 30_000 {
+                // Every connection reading the source's rows: their snapshots are gone.
+                let readers = try source.query(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT %FROM `app`.`big`%' AND ID <> CONNECTION_ID()"
+                ).rows
+                for row in readers {
+                    try? source.execute("KILL CONNECTION \(row[0] ?? "0")")
+                    killed += 1
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        try #require(killed > 0, "no copying connection was found to kill: \(seed.output)")
+        #expect(seed.wait(seconds: 180) == 0, "\(seed.output)")
+        #expect(seed.output.contains("seed interrupted, continuing"), "\(seed.output)")
+        #expect(seed.output.contains("resuming the seed"), "\(seed.output)")
+        #expect(try pair.differences(["app"]).isEmpty)
+    }
+
     @Test("a target that already holds the tables is refused with a clear message; --replace copies them again")
     func existingTablesRefused() throws {
         let pair = try ApplyPair()

@@ -24,6 +24,8 @@ public struct SeedConfiguration: Sendable {
     /// A table with more estimated rows than this, with an integer first primary-key column, is
     /// split into key ranges that connections copy side by side.
     public var rangeRows = 100_000
+    /// How long a seed whose copy has begun keeps retrying lost connections (0: not at all).
+    public var retryFor: Duration = .seconds(600)
 
     public init(source: MySQLConnectionConfiguration, target: MySQLConnectionConfiguration) {
         self.source = source

@@ -83,7 +83,11 @@ final class SeedWorker: @unchecked Sendable {
     let configuration: SeedConfiguration
     let progress: SeedProgress
     let failure: SeedFailure
+    /// The user's stop (SIGINT, SIGTERM).
     let stopFlag: StopFlag
+    /// Set by the first worker that fails: the others stop too.
+    let abort: StopFlag
+    private var stopping: Bool { stopFlag.isSet || abort.isSet }
     /// Called by the writer when a chunk is committed done.
     let chunkDone: @Sendable (Int) -> Void
     private var rowLimit = 1_000
@@ -91,7 +95,7 @@ final class SeedWorker: @unchecked Sendable {
     init(
         source: MySQLConnection, target: MySQLConnection, snapshot: SnapshotPosition, tables: [SeedTable],
         seedTables: SeedTables, configuration: SeedConfiguration, progress: SeedProgress, failure: SeedFailure,
-        stopFlag: StopFlag, chunkDone: @escaping @Sendable (Int) -> Void
+        stopFlag: StopFlag, abort: StopFlag, chunkDone: @escaping @Sendable (Int) -> Void
     ) {
         self.source = source
         self.target = target
@@ -102,12 +106,13 @@ final class SeedWorker: @unchecked Sendable {
         self.progress = progress
         self.failure = failure
         self.stopFlag = stopFlag
+        self.abort = abort
         self.chunkDone = chunkDone
     }
 
     private func fail(_ error: ApplierError) {
         failure.set(error)
-        stopFlag.set()
+        abort.set()
     }
 
     /// Copies the chunks `next` hands out until it returns nil, a failure, or a stop.
@@ -135,7 +140,7 @@ final class SeedWorker: @unchecked Sendable {
             pipe.close()
             writer.join()
         }
-        while !stopFlag.isSet, let chunk = next() {
+        while !stopping, let chunk = next() {
             do {
                 if tables[chunk.table].key.isEmpty {
                     try copyWhole(chunk, pipe: pipe)
@@ -237,7 +242,7 @@ final class SeedWorker: @unchecked Sendable {
         let writtenCount = table.copied.count
         let kinds = table.copied.map { table.columns[$0].literal }
         let header = insertHeader(table)
-        while !stopFlag.isSet {
+        while !stopping {
             var conditions: [String] = []
             if let from = chunk.rangeFrom { conditions.append("\(SeedTable.quote(keyColumns[0].name)) >= \(from)") }
             if let to = chunk.rangeTo { conditions.append("\(SeedTable.quote(keyColumns[0].name)) < \(to)") }
@@ -335,7 +340,7 @@ final class SeedWorker: @unchecked Sendable {
         } catch {
             throw sourceError(error, table)
         }
-        if closed || stopFlag.isSet { return }
+        if closed || stopping { return }
         writer.end(&sql)
         totalRows += pieceRows
         totalBytes += pieceBytes

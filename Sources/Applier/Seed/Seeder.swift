@@ -3,6 +3,10 @@ import MySQLClient
 import RelayLog
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `binlog-relay seed`: copies the source's selected tables to the target under consistent
 /// snapshots and leaves the target a checkpoint at the snapshot's position, from which
 /// `binlog-relay run` continues (docs/seed.md).
@@ -121,7 +125,30 @@ public final class Seeder: @unchecked Sendable {
 
     // MARK: - Run
 
+    /// Seeds, or continues an interrupted seed. A connection lost once the copy has begun (to the
+    /// source or the target) is retried with backoff (1 s doubling to 30 s, for as long as
+    /// ``SeedConfiguration/retryFor`` allows): each attempt continues from the pieces committed, as
+    /// a new run would. Anything else (and a failure before the copy) is thrown at once.
     public func run() throws(ApplierError) -> Summary {
+        var delay: Duration = .seconds(1)
+        var retriedSince: ContinuousClock.Instant?
+        while true {
+            do {
+                return try runOnce()
+            } catch {
+                let copying = ["snapshot", "copying"].contains(progress.snapshot.phase)
+                let since = retriedSince ?? .now
+                guard error.isTransient, copying, !stopFlag.isSet, since.duration(to: .now) < configuration.retryFor else { throw error }
+                retriedSince = since
+                logger.warning("seed interrupted, continuing in \(delay)", metadata: ["error": "\(error)"])
+                let end = ContinuousClock.now + delay
+                while !stopFlag.isSet && ContinuousClock.now < end { usleep(50_000) }
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    private func runOnce() throws(ApplierError) -> Summary {
         let control = try connectSource(binaryResults: false)
         defer { control.close() }
         let isMariaDB = control.isMariaDB
@@ -483,13 +510,14 @@ public final class Seeder: @unchecked Sendable {
         progress.setPhase("copying")
         let queue = Mutex((next: 0, left: chunksLeft))
         let failure = SeedFailure()
+        let abort = StopFlag()
         let progress = self.progress
         let chunks = pending
         var threads: [BackgroundThread] = []
         for index in 0..<count {
             let worker = SeedWorker(
                 source: sources[index], target: targets[index], snapshot: snapshots[index], tables: tables, seedTables: seedTables,
-                configuration: configuration, progress: progress, failure: failure, stopFlag: stopFlag,
+                configuration: configuration, progress: progress, failure: failure, stopFlag: stopFlag, abort: abort,
                 chunkDone: { table in
                     let finished = queue.withLock { state -> Bool in
                         state.left[table] -= 1
