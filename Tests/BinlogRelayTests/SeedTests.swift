@@ -138,7 +138,8 @@ struct SeedTests {
         #expect(spanning != "0", "a range spans both snapshots")
 
         #expect(load.wait(seconds: 180) == 0, "workload: \(load.output)")
-        let run = try pair.runAfterSeed()
+        // Parallel apply: the window's idempotent statements go through the write sets too.
+        let run = try pair.runAfterSeed(["--workers", "2"])
         #expect(run.code == 0, "\(run.output)")
         let problems = try pair.differences(["app"])
         #expect(problems.isEmpty, "\(problems.summary)")

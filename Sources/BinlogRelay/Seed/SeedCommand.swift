@@ -16,8 +16,8 @@ struct SeedCommand: ParsableCommand {
         abstract: "Copy the source's tables to the target under a consistent snapshot and leave the checkpoint `run` continues from.",
         discussion: """
             Source and target as for `run` (--source-url/BINLOG_RELAY_SOURCE_URL, --target-url/BINLOG_RELAY_TARGET_URL, \
-            password files), with the same --include/--exclude/--rewrite-schema and --channel. Interrupted, it continues \
-            from the last piece it committed when run again. --batch-bytes, --batch-transactions and --workers are apply settings: \
+            password files), with the same --include/--exclude/--rewrite-schema and --channel. A lost connection is retried; \
+            killed, it continues from the last piece it committed when run again (docs/seed.md). --batch-bytes, --batch-transactions and --workers are apply settings: \
             seed ignores them (see --connections).
             """
     )
@@ -28,7 +28,7 @@ struct SeedCommand: ParsableCommand {
     @OptionGroup(title: "Target")
     var target: TargetOptions
 
-    @Option(name: .customLong("connections"), help: "Copy over this many source/target connection pairs side by side (or BINLOG_RELAY_SEED_CONNECTIONS).")
+    @Option(name: .customLong("connections"), help: "Copy over this many source/target connection pairs side by side (default 4; or BINLOG_RELAY_SEED_CONNECTIONS).")
     var connections: Int?
 
     @Flag(name: .customLong("replace"), help: "Drop the selected tables that already exist on the target (and the channel's earlier seed or checkpoint) and copy them again.")
