@@ -31,6 +31,10 @@ struct SeedTable {
     var hasSecondaryUniqueKey = false
     /// The table has a primary key (``key`` may still be empty: an ENUM/SET key is not used).
     var hasPrimaryKey = false
+    /// InnoDB: its rows commit and roll back with the progress row. Others (MyISAM, Aria) keep the
+    /// rows of a piece whose progress was lost in a crash: they are written with REPLACE, so the
+    /// piece copied again overwrites them.
+    var isTransactional = true
 
     /// The columns copied: all but generated ones.
     var copied: [Int] { columns.indices.filter { !columns[$0].isGenerated } }
@@ -53,7 +57,7 @@ struct SeedTable {
     ) throws(MySQLError) -> [SeedTable] {
         let results = try connection.queryAll(
             """
-            SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES
+            SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(ENGINE, '') FROM information_schema.TABLES
             WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME;
             SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, EXTRA
             FROM information_schema.COLUMNS ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION;
@@ -99,7 +103,7 @@ struct SeedTable {
                     schema: schema, name: name, targetSchema: filter.targetSchema(schema),
                     estimatedRows: UInt64(row[2] ?? "0") ?? 0, columns: tableColumns,
                     key: key.count == (keys[id] ?? []).count ? key : [], hasSecondaryUniqueKey: uniques.contains(id),
-                    hasPrimaryKey: keys[id] != nil))
+                    hasPrimaryKey: keys[id] != nil, isTransactional: (row[3] ?? "").lowercased() == "innodb"))
         }
         return tables
     }

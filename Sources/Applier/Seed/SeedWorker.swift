@@ -90,7 +90,9 @@ final class SeedWorker: @unchecked Sendable {
     private var stopping: Bool { stopFlag.isSet || abort.isSet }
     /// Called by the writer when a chunk is committed done.
     let chunkDone: @Sendable (Int) -> Void
-    private var rowLimit = 1_000
+    /// Rows the next piece asks for: a few at first (a table of large BLOBs must not build a huge
+    /// piece), then what the average row size says fits in ``SeedConfiguration/pieceBytes``.
+    private var rowLimit = 100
 
     init(
         source: MySQLConnection, target: MySQLConnection, snapshot: SnapshotPosition, tables: [SeedTable],
@@ -162,7 +164,8 @@ final class SeedWorker: @unchecked Sendable {
 
     private func insertHeader(_ table: SeedTable) -> [UInt8] {
         let names = table.copied.map { SeedTable.quote(table.columns[$0].name) }.joined(separator: ",")
-        return Array("\(table.hasSecondaryUniqueKey ? "REPLACE" : "INSERT") INTO \(table.targetName) (\(names)) VALUES ".utf8)
+        let replace = table.hasSecondaryUniqueKey || !table.isTransactional
+        return Array("\(replace ? "REPLACE" : "INSERT") INTO \(table.targetName) (\(names)) VALUES ".utf8)
     }
 
     /// `UPDATE seed_chunk …` recording a piece: its rows, the last key, the snapshot it was copied at.
@@ -232,6 +235,7 @@ final class SeedWorker: @unchecked Sendable {
     private func copyByKey(_ start: SeedChunk, pipe: SeedPipe) throws(ApplierError) {
         let table = tables[start.table]
         var chunk = start
+        rowLimit = min(rowLimit, 100)
         let keyColumns = table.key.map { table.columns[$0] }
         let orderBy = keyColumns.map { SeedTable.quote($0.name) }.joined(separator: ",")
         // Key columns' positions in the select list (every key column is copied: a generated
@@ -242,6 +246,7 @@ final class SeedWorker: @unchecked Sendable {
         let writtenCount = table.copied.count
         let kinds = table.copied.map { table.columns[$0].literal }
         let header = insertHeader(table)
+        var lastRaw = [[UInt8]](repeating: [], count: keyColumns.count)
         while !stopping {
             var conditions: [String] = []
             if let from = chunk.rangeFrom { conditions.append("\(SeedTable.quote(keyColumns[0].name)) >= \(from)") }
@@ -253,46 +258,53 @@ final class SeedWorker: @unchecked Sendable {
                 + " ORDER BY \(orderBy) LIMIT \(limit)"
             var inserts = SQLText()
             var writer = InsertWriter(header: header, statementBytes: statementBytes)
-            var lastKey: [[UInt8]]?
             var rowBytes: UInt64 = 0
+            var included = 0
+            // Rows past pieceBytes (larger than the last pieces said) are left for the next piece.
+            var full = false
             let count: Int
             do {
                 count = try source.streamRows(
                     query,
                     fields: { _ in },
                     row: { row in
+                        guard !full else { return }
                         let before = inserts.count
                         writer.row(Self.Prefix(row, count: writtenCount), kinds: kinds, into: &inserts)
                         rowBytes += UInt64(inserts.count - before)
-                        var key: [[UInt8]] = []
+                        included += 1
+                        // The key's bytes (a primary key has no NULL): only the last row's are kept.
                         for (number, position) in keyPositions.enumerated() {
-                            var literal = SQLText()
-                            if let value = row[position] {
-                                SeedLiteral.writeKey(value, column: keyColumns[number], into: &literal)
-                            } else {
-                                literal.append("NULL")
-                            }
-                            key.append(literal.bytes)
+                            lastRaw[number].removeAll(keepingCapacity: true)
+                            if let value = row[position] { lastRaw[number].append(contentsOf: value) }
                         }
-                        lastKey = key
+                        if inserts.count >= configuration.pieceBytes { full = true }
                     })
             } catch {
                 throw sourceError(error, table)
             }
             writer.end(&inserts)
-            let done = count < limit
+            let done = !full && count < limit
+            var lastKey: [[UInt8]]?
+            if included > 0 {
+                lastKey = keyColumns.indices.map { number in
+                    var literal = SQLText()
+                    lastRaw[number].withUnsafeBytes { SeedLiteral.writeKey($0, column: keyColumns[number], into: &literal) }
+                    return literal.bytes
+                }
+            }
             var sql = SQLText()
             sql.append("BEGIN;")
-            sql.append(progressStatement(chunk, table: table, rows: UInt64(count), bytes: rowBytes, lastKey: lastKey, done: done))
+            sql.append(progressStatement(chunk, table: table, rows: UInt64(included), bytes: rowBytes, lastKey: lastKey, done: done))
             sql.append(byte: UInt8(ascii: ";"))
             sql.append(inserts.bytes)
             sql.append("COMMIT")
-            guard pipe.put(SeedPiece(sql: sql.bytes, table: chunk.table, rows: UInt64(count), bytes: rowBytes, endsChunk: done)) else { return }
+            guard pipe.put(SeedPiece(sql: sql.bytes, table: chunk.table, rows: UInt64(included), bytes: rowBytes, endsChunk: done)) else { return }
             if done { return }
             chunk.lastKey = lastKey
             // Aim each piece at pieceBytes.
-            let average = max(1, Int(rowBytes) / max(1, count))
-            rowLimit = max(100, min(configuration.pieceRows, configuration.pieceBytes / average))
+            let average = max(1, Int(rowBytes) / max(1, included))
+            rowLimit = max(1, min(configuration.pieceRows, configuration.pieceBytes / average, rowLimit * 8))
         }
     }
 
@@ -307,6 +319,10 @@ final class SeedWorker: @unchecked Sendable {
         // First a write to the relay schema (the relay's transactions are known by it), then rows.
         sql.append("BEGIN;")
         sql.append(progressStatement(chunk, table: table, rows: 0, bytes: 0, lastKey: nil, done: false))
+        // Empty already, unless an engine that cannot roll back (MyISAM, Aria) kept rows of an
+        // interrupted copy.
+        sql.append(";DELETE FROM ")
+        sql.append(table.targetName)
         sql.append(byte: UInt8(ascii: ";"))
         var writer = InsertWriter(header: header, statementBytes: statementBytes)
         var pieceRows: UInt64 = 0

@@ -210,6 +210,9 @@ public final class Seeder: @unchecked Sendable {
                 "resuming the seed",
                 metadata: ["chunks_done": "\(done)", "chunks": "\(chunks.count)", "rows_already_copied": "\(rowsBefore)"])
         }
+        for table in tables where !table.isTransactional {
+            logger.warning("\(table.displayName) is not InnoDB: its rows are not committed with the seed's progress (an interrupted piece is written again, with REPLACE)")
+        }
         for table in tables where table.key.isEmpty {
             let why = table.hasPrimaryKey ? "its primary key has an ENUM or SET column" : "has no primary key"
             logger.warning("\(table.displayName) \(why): it is copied whole, in one transaction")
