@@ -295,6 +295,7 @@ final class SeedWorker: @unchecked Sendable {
             }
             var sql = SQLText()
             sql.append("BEGIN;")
+            sql.append(Self.sqlModeStatement(table))
             sql.append(progressStatement(chunk, table: table, rows: UInt64(included), bytes: rowBytes, lastKey: lastKey, done: done))
             sql.append(byte: UInt8(ascii: ";"))
             sql.append(inserts.bytes)
@@ -318,6 +319,7 @@ final class SeedWorker: @unchecked Sendable {
         var sql = SQLText()
         // First a write to the relay schema (the relay's transactions are known by it), then rows.
         sql.append("BEGIN;")
+        sql.append(Self.sqlModeStatement(table))
         sql.append(progressStatement(chunk, table: table, rows: 0, bytes: 0, lastKey: nil, done: false))
         // Empty already, unless an engine that cannot roll back (MyISAM, Aria) kept rows of an
         // interrupted copy.
@@ -363,6 +365,18 @@ final class SeedWorker: @unchecked Sendable {
         sql.append(progressStatement(chunk, table: table, rows: totalRows, bytes: totalBytes, lastKey: nil, done: true))
         sql.append(";COMMIT")
         _ = pipe.put(SeedPiece(sql: sql.bytes, table: chunk.table, rows: pieceRows, bytes: pieceBytes, endsChunk: true))
+    }
+
+    /// Strict, so that a value the target would store differently is an error, never a silent
+    /// change; zero and invalid dates and an explicit 0 in AUTO_INCREMENT allowed as the source
+    /// allowed them. A table with ENUM or SET columns is written without STRICT_ALL_TABLES: a
+    /// non-strict source stores ENUM's empty value (index 0), which a strict session refuses.
+    static let strictMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
+    static let permissiveMode = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
+
+    static func sqlModeStatement(_ table: SeedTable) -> String {
+        let permissive = table.columns.contains { ["enum", "set"].contains($0.dataType) }
+        return "SET SESSION sql_mode = '\(permissive ? permissiveMode : strictMode)';"
     }
 
     /// `(k1, k2, …) > (v1, v2, …)` written out, which every server turns into index ranges.

@@ -72,8 +72,8 @@ public final class Seeder: @unchecked Sendable {
     }
 
     /// The copy session: the values are the source's own, so the session accepts what the
-    /// source stored (zero dates, invalid dates, an explicit 0 in AUTO_INCREMENT, ENUM's empty
-    /// value), in UTC, without foreign key checks (the source checked them); triggers guarded for
+    /// source stored (zero dates, invalid dates, an explicit 0 in AUTO_INCREMENT; each piece sets
+    /// its sql_mode, see ``SeedWorker/sqlModeStatement(_:)``), in UTC, without foreign key checks (the source checked them); triggers guarded for
     /// the relay (`@binlog_relay_applying`) do not fire. Unique checks stay on: with them off
     /// InnoDB may not see the duplicate a REPLACE must remove (see ``SeedTable/hasSecondaryUniqueKey``).
     static let copySession = """
