@@ -60,6 +60,10 @@ public final class Applier: @unchecked Sendable {
     static let noForeignKeyChecks: UInt16 = 0x2
     /// A resume succeeded since the last failure.
     private var resumed = false
+    /// Tables a seed copied under snapshots at different positions (see ``SeedWindows``).
+    private var seedWindows = SeedWindows()
+    /// Resuming from a seed's checkpoint: where the log's first transaction must start.
+    private var seededStart: SourcePosition?
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
 
@@ -243,7 +247,21 @@ public final class Applier: @unchecked Sendable {
 
         let reader: RelayLogReader
         var checkpoint = try checkpointTable.read(from: connection)
-        if let checkpoint {
+        seedWindows = try SeedWindows.load(schema: configuration.schema, channel: configuration.channel, from: connection)
+        if let seeded = checkpoint, seeded.location.segment == 0 {
+            // Written by `binlog-relay seed`: no local log location yet. The log was started at the
+            // seed's source position (see RunCommand), so it is read from its start.
+            do {
+                reader = try RelayLogReader(directory: configuration.logDirectory)
+            } catch {
+                throw ApplierError(.log, "cannot read the local log: \(error)")
+            }
+            checkpoint!.location = reader.location
+            checkpoint!.logFingerprint = nil
+            seededStart = seeded.source
+            logger.info("continuing from the seed's snapshot", metadata: ["source": "\(seeded.source)", "gtid": "\(seeded.gtid)"])
+        } else if let checkpoint {
+            seededStart = nil
             do {
                 reader = try RelayLogReader(directory: configuration.logDirectory, from: checkpoint.location)
             } catch {
@@ -383,6 +401,7 @@ public final class Applier: @unchecked Sendable {
         // A transaction ended (or an event between transactions went by): the checkpoint may move here.
         pending.location = entry.nextLocation
         pending.source = stream.source
+        if !seedWindows.isEmpty && seedWindows.isPast(pending.source) { seedWindows = SeedWindows() }
         pending.gtid = stream.gtid
         guard transaction.open else { return }
         if let commit = stream.commitMicroseconds { pending.commitMicroseconds = commit }
@@ -409,6 +428,17 @@ public final class Applier: @unchecked Sendable {
         switch event.payload {
         case .gtid, .mariadbGTID:
             transaction.open = true
+            if let expected = seededStart {
+                seededStart = nil
+                // A log begun elsewhere (one kept from before the seed) would replay or miss changes.
+                guard pending.source == expected || pending.source.file.isEmpty else {
+                    throw located(
+                        ApplierError(
+                            .log,
+                            "the local log does not start where the target was seeded: its first transaction is at source \(pending.source), the seed's checkpoint at \(expected). Start `run` after a seed with an empty --log-dir"),
+                        entry)
+                }
+            }
         case .query(let query):
             if query.isBegin {
                 transaction.open = true
@@ -454,6 +484,15 @@ public final class Applier: @unchecked Sendable {
                 if error.statement == nil { error.statement = rows.kind.statementName }
                 throw error
             }
+            var idempotent = false
+            if !seedWindows.isEmpty {
+                // `pending.source` is where this source transaction starts.
+                switch seedWindows.mode(schema: binding.target.schema, table: binding.target.name, transactionStart: pending.source) {
+                case .skip: return nil
+                case .idempotent: idempotent = true
+                case .normal: break
+                }
+            }
             try openTargetTransaction()
             transaction.wroteStatements = true
             let context = batch.addContext(
@@ -463,7 +502,9 @@ public final class Applier: @unchecked Sendable {
             // Foreign keys checked as the source checked them for this event: InnoDB's cascades
             // (ON DELETE/UPDATE CASCADE, SET NULL) are not in the binlog, so the target must run
             // them itself, as a MySQL replica does.
-            let checks = rows.flags & Self.noForeignKeyChecks == 0
+            // In a seed's window (idempotent) inserts and updates run without them: REPLACE and the
+            // delete before an update must not cascade to rows the source kept (docs/seed.md).
+            let checks = rows.flags & Self.noForeignKeyChecks == 0 && (!idempotent || rows.kind == .delete)
             if checks && binding.target.hasForeignKeys { batch.serial = true }
             if sessionForeignKeyChecks != checks {
                 batch.sql.append(checks ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0")
@@ -471,7 +512,7 @@ public final class Applier: @unchecked Sendable {
                 sessionForeignKeyChecks = checks
             }
             do {
-                try statements.write(rows, binding: binding, context: context, into: &batch)
+                try statements.write(rows, binding: binding, context: context, into: &batch, idempotent: idempotent)
             } catch {
                 var error = located(error, entry)
                 error.table = binding.displayName

@@ -128,6 +128,23 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         for warning in log.recoveryReport.warnings { logger.warning("\(warning)") }
+        var startPoint = sourceSettings.start
+        if let targetSettings = settings.target, log.recovered == nil {
+            // An empty log on a target that `binlog-relay seed` prepared starts at the seed's snapshot.
+            do {
+                let explicitStart = sourceSettings.startIsExplicit ? sourceSettings.startText : nil
+                if let seeded = try seededStartPoint(
+                    explicit: explicitStart, applier: targetSettings.applierConfiguration(logDirectory: logSettings.directory))
+                {
+                    startPoint = seeded
+                    logger.info("continuing from the seed on the target", metadata: ["start": "\(seeded)"])
+                }
+            } catch {
+                try? log.close()
+                printError("binlog-relay run: \((error as? ValidationError)?.message ?? "\(error)")")
+                throw ExitCode.failure
+            }
+        }
         if let recovered = log.recovered { logger.info("local log recovered", metadata: ["resume": "\(recovered)"]) }
 
         let metrics = RelayMetrics()
@@ -152,7 +169,7 @@ struct RunCommand: AsyncParsableCommand {
                 heartbeatSeconds: sourceSettings.heartbeatSeconds, semiSync: sourceSettings.semiSync,
                 semiSyncPollSeconds: sourceSettings.semiSyncPollSeconds,
                 maxSyncDelay: .milliseconds(max(0, logSettings.syncMaxDelayMilliseconds)),
-                start: sourceSettings.start, exitWhenCaughtUp: exitWhenCaughtUp),
+                start: startPoint, exitWhenCaughtUp: exitWhenCaughtUp),
             log: log, logger: logger, frontier: frontier,
             appliedLocation: appliedStatus.map { status in { @Sendable in status.snapshot.applied?.location } },
             fsyncObserver: { fsyncHistogram.record($0) })

@@ -10,6 +10,9 @@ struct RelaySettings: Sendable {
         var connection: MySQLConnectionConfiguration
         var serverID: UInt32
         var start: SourceReader.StartPoint
+        var startText: String
+        /// `source.start` was set (not the default): after a seed it must agree with the seed.
+        var startIsExplicit: Bool
         var heartbeatSeconds: Double
         var semiSync: Bool
         var semiSyncPollSeconds: Double
@@ -42,12 +45,21 @@ struct RelaySettings: Sendable {
         var listen: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
+    struct Seed: Sendable {
+        var connections: Int
+        var replace: Bool
+        var pieceRows: Int
+        var pieceBytes: Int
+        var progress: String
+    }
+
     enum LogFormat: String, Sendable { case text, json }
 
     var source: Source?
     var target: Target?
     var log: Log?
     var http: HTTP
+    var seed: Seed
     var logLevel: Logger.Level
     var logFormat: LogFormat
     /// Each key's effective value as `--check-config` prints it (secrets masked) and its origin.
@@ -74,11 +86,13 @@ struct RelaySettings: Sendable {
             // Needed to stream (`run`), not to query the source (`promote`, `verify`): checked below.
             let serverID = try reader.integer("source.server_id", in: 1...Int(UInt32.max)) ?? 0
             let startText = try reader.text("source.start", default: "current")
+            let startIsExplicit = reader.effective.last?.origin != .defaultValue
             guard let start = SourceReader.StartPoint(startText) else {
                 throw SettingsError("source.start: '\(startText)' is not current, earliest, FILE:POS or a GTID position")
             }
             source = Source(
-                connection: connection, serverID: UInt32(serverID), start: start,
+                connection: connection, serverID: UInt32(serverID), start: start, startText: startText,
+                startIsExplicit: startIsExplicit,
                 heartbeatSeconds: try reader.seconds("source.heartbeat", default: 1, in: 0.1...3600),
                 semiSync: try reader.flag("source.semi_sync", default: false),
                 semiSyncPollSeconds: try reader.seconds("source.semi_sync_poll_interval", default: 2, in: 0.1...3600))
@@ -149,6 +163,17 @@ struct RelaySettings: Sendable {
         http = HTTP(
             host: host, port: port,
             readyMaxLagSeconds: try reader.seconds("http.ready_max_lag_seconds", default: 60, in: 0...1_000_000))
+
+        let progress = try reader.text("seed.progress", default: "auto")
+        guard ["auto", "bars", "lines", "none"].contains(progress) else {
+            throw SettingsError("seed.progress: '\(progress)' is not auto, bars, lines or none")
+        }
+        seed = Seed(
+            connections: try reader.integer("seed.connections", in: 1...64) ?? 4,
+            replace: try reader.flag("seed.replace", default: false),
+            pieceRows: try reader.integer("seed.piece_rows", in: 1...10_000_000) ?? 50_000,
+            pieceBytes: Int(try reader.size("seed.piece_bytes", default: 8 << 20, atLeast: 64 << 10)),
+            progress: progress)
 
         let level = try reader.text("logging.level", default: "info")
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {

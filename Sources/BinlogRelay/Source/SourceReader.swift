@@ -38,6 +38,8 @@ final class SourceReader: @unchecked Sendable {
         case earliest
         case file(String, UInt64)
         case gtid(String)
+        /// Where `binlog-relay seed` left the target: its snapshot's file:pos and GTIDs (docs/seed.md).
+        case seeded(SourcePosition, GTIDState)
 
         init?(_ text: String) {
             switch text.lowercased() {
@@ -282,6 +284,10 @@ final class SourceReader: @unchecked Sendable {
             try SourcePreflight.checkPositionAvailable(file: file, facts: facts)
             try log.seed(source: SourcePosition(file: file, position: position), gtidState: nil)
             return .filePosition(file: file, position: position)
+        case .seeded(let position, let state):
+            try SourcePreflight.checkPositionAvailable(file: position.file, facts: facts)
+            try log.seed(source: position, gtidState: state.isEmpty ? nil : state)
+            return .filePosition(file: position.file, position: position.position)
         case .gtid(let text):
             guard let state = GTIDState(parsing: text) else { throw FatalError(description: "bad GTID position '\(text)'") }
             try log.seed(source: nil, gtidState: state)
