@@ -3,7 +3,8 @@
 # Runs apt-get as root, or through sudo for other users.
 set -euo pipefail
 
-packages=(libmariadb-dev libssl-dev zlib1g-dev libzstd-dev pkg-config python3 zstd mariadb-client mariadb-server openssl strace sysbench)
+packages=(libmariadb-dev libssl-dev zlib1g-dev libzstd-dev pkg-config python3 zstd mariadb-client mariadb-server openssl strace sysbench
+          prometheus python3-yaml)  # promtool and PyYAML for deploy/check.sh
 # More packages a caller needs (a benchmark's `time`, say): scripts/setup-debian.sh time
 packages+=("$@")
 missing=()
@@ -27,3 +28,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's prometheus package is here for promtool only: its server must not run, now or at boot.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+    $sudo systemctl disable prometheus.service >/dev/null 2>&1 || true
+    $sudo systemctl stop prometheus.service >/dev/null 2>&1 || true
+fi

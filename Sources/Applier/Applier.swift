@@ -30,7 +30,7 @@ public final class StopFlag: Sendable {
 /// thread (hence `@unchecked Sendable`: everything else is touched by the applying thread only).
 public final class Applier: @unchecked Sendable {
     public let configuration: ApplierConfiguration
-    public let status = ApplierStatus()
+    public let status: ApplierStatus
     public let stopFlag = StopFlag()
     private let frontier: LogFrontier
     private var logger: Logger
@@ -78,6 +78,10 @@ public final class Applier: @unchecked Sendable {
     static let noForeignKeyChecks: UInt16 = 0x2
     /// A resume succeeded since the last failure.
     private var resumed = false
+    /// Tables a seed copied under snapshots at different positions (see ``SeedWindows``).
+    private var seedWindows = SeedWindows()
+    /// Resuming from a seed's checkpoint: where the log's first transaction must start.
+    private var seededStart: SourcePosition?
     /// ``ApplierConfiguration/batchBytes``, within the target's `max_allowed_packet`.
     private var batchBytes = 4 << 20
 
@@ -105,7 +109,11 @@ public final class Applier: @unchecked Sendable {
 
     enum SkipReason { case relayMade, filtered }
 
-    public init(configuration: ApplierConfiguration, frontier: LogFrontier, logger: Logger) {
+    public init(
+        configuration: ApplierConfiguration, frontier: LogFrontier, logger: Logger,
+        status: ApplierStatus = ApplierStatus()
+    ) {
+        self.status = status
         self.configuration = configuration
         self.frontier = frontier
         self.logger = logger
@@ -117,8 +125,9 @@ public final class Applier: @unchecked Sendable {
 
     /// Applies until stopped (or, with ``ApplierConfiguration/stopAtEnd``, until the log is applied).
     /// Transient errors are retried with backoff. A transaction the target refuses stops the applier
-    /// on it: with `stopAtEnd` the error is thrown; otherwise it is logged and retried after
-    /// ``ApplierConfiguration/failedRetryDelay`` (the relay keeps receiving meanwhile).
+    /// on it: without `stopAtEnd` it is logged and retried after
+    /// ``ApplierConfiguration/failedRetryDelay`` (the relay keeps receiving meanwhile); with it,
+    /// thrown, or retried while the source side runs (``ApplierConfiguration/retriesRefusalsWhileRelaying``).
     public func run() throws(ApplierError) {
         var delay = configuration.retryDelay
         while !stopFlag.isSet {
@@ -157,8 +166,10 @@ public final class Applier: @unchecked Sendable {
                 }
                 status.update { $0.state = .failed }
                 logger.error("apply stopped", metadata: ["error": "\(error)"])
-                if configuration.stopAtEnd { throw error }
-                sleep(configuration.failedRetryDelay)
+                if configuration.stopAtEnd && (!configuration.retriesRefusalsWhileRelaying || frontier.isFinished) { throw error }
+                // Try again after the delay, or at once when the source side finishes (a promote
+                // then gets this transaction's error instead of waiting).
+                sleep(configuration.failedRetryDelay, unless: { self.frontier.isFinished })
                 delay = configuration.retryDelay
             }
         }
@@ -180,9 +191,9 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Sleeps in small steps so that a stop request is noticed.
-    private func sleep(_ duration: Duration) {
+    private func sleep(_ duration: Duration, unless interrupted: () -> Bool = { false }) {
         let end = ContinuousClock.now + duration
-        while !stopFlag.isSet && ContinuousClock.now < end {
+        while !stopFlag.isSet && !interrupted() && ContinuousClock.now < end {
             usleep(20_000)
         }
     }
@@ -276,13 +287,24 @@ public final class Applier: @unchecked Sendable {
         transaction = TransactionState()
 
         let reader: RelayLogReader
-        guard let row = found else {
+        guard var row = found else {
             throw ApplierError(.target, "the checkpoint row \(checkpointTable.qualifiedName) is missing just after it was written")
         }
-        if created {
+        seedWindows = try SeedWindows.load(schema: configuration.schema, channel: configuration.channel, from: connection)
+        if row.location.segment == 0 {
+            // Written by `binlog-relay seed`: no local log location yet. The log was started at the
+            // seed's source position (see RunCommand), so it is read from its start.
+            reader = oldest
+            row.location = reader.location
+            row.logFingerprint = nil
+            seededStart = row.source
+            logger.info("continuing from the seed's snapshot", metadata: ["source": "\(row.source)", "gtid": "\(row.gtid)"])
+        } else if created {
+            seededStart = nil
             reader = oldest
             logger.info("no checkpoint on the target: applying the local log from its start", metadata: ["log": "\(reader.location)"])
         } else {
+            seededStart = nil
             do {
                 reader = try RelayLogReader(directory: configuration.logDirectory, from: row.location)
             } catch {
@@ -328,8 +350,10 @@ public final class Applier: @unchecked Sendable {
             format.withUnsafeBytes { bytes in _ = try? decoder.decode(bytes, at: 0) }
         }
         resumed = true
+        let clock = ClockOffset.measure(connection)
         status.update {
             $0.connected = true
+            if let clock { $0.targetClockOffset = clock }
             $0.applied = checkpoint
             $0.readLocation = checkpoint!.location
             $0.tlsCipher = connection.tlsCipher
@@ -413,6 +437,7 @@ public final class Applier: @unchecked Sendable {
         // A transaction ended (or an event between transactions went by): the checkpoint may move here.
         pending.location = entry.nextLocation
         pending.source = stream.source
+        if !seedWindows.isEmpty && seedWindows.isPast(pending.source) { seedWindows = SeedWindows() }
         pending.gtid = stream.gtid
         guard transaction.open else { return }
         if let commit = stream.commitMicroseconds { pending.commitMicroseconds = commit }
@@ -439,6 +464,17 @@ public final class Applier: @unchecked Sendable {
         switch event.payload {
         case .gtid, .mariadbGTID:
             transaction.open = true
+            if let expected = seededStart {
+                seededStart = nil
+                // A log begun elsewhere (one kept from before the seed) would replay or miss changes.
+                guard pending.source == expected || pending.source.file.isEmpty else {
+                    throw located(
+                        ApplierError(
+                            .log,
+                            "the local log does not start where the target was seeded: its first transaction is at source \(pending.source), the seed's checkpoint at \(expected). Start `run` after a seed with an empty --log-dir"),
+                        entry)
+                }
+            }
         case .query(let query):
             if query.isBegin {
                 transaction.open = true
@@ -484,6 +520,15 @@ public final class Applier: @unchecked Sendable {
                 if error.statement == nil { error.statement = rows.kind.statementName }
                 throw error
             }
+            var idempotent = false
+            if !seedWindows.isEmpty {
+                // `pending.source` is where this source transaction starts.
+                switch seedWindows.mode(schema: binding.target.schema, table: binding.target.name, transactionStart: pending.source) {
+                case .skip: return nil
+                case .idempotent: idempotent = true
+                case .normal: break
+                }
+            }
             try openTargetTransaction()
             transaction.wroteStatements = true
             let context = batch.addContext(
@@ -493,7 +538,9 @@ public final class Applier: @unchecked Sendable {
             // Foreign keys checked as the source checked them for this event: InnoDB's cascades
             // (ON DELETE/UPDATE CASCADE, SET NULL) are not in the binlog, so the target must run
             // them itself, as a MySQL replica does.
-            let checks = rows.flags & Self.noForeignKeyChecks == 0
+            // In a seed's window (idempotent) inserts and updates run without them: REPLACE and the
+            // delete before an update must not cascade to rows the source kept (docs/seed.md).
+            let checks = rows.flags & Self.noForeignKeyChecks == 0 && (!idempotent || rows.kind == .delete)
             if checks && binding.target.hasForeignKeys { batch.serial = true }
             if sessionForeignKeyChecks != checks {
                 batch.sql.append(checks ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0")
@@ -501,7 +548,7 @@ public final class Applier: @unchecked Sendable {
                 sessionForeignKeyChecks = checks
             }
             do {
-                try statements.write(rows, binding: binding, context: context, into: &batch)
+                try statements.write(rows, binding: binding, context: context, into: &batch, idempotent: idempotent)
             } catch {
                 var error = located(error, entry)
                 error.table = binding.displayName

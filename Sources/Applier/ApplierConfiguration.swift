@@ -20,6 +20,11 @@ public struct ApplierConfiguration: Sendable {
     public var workers = 1
     /// Stop once everything the log holds is applied and the source side has finished.
     public var stopAtEnd = false
+    /// A transaction the target refuses is retried every `failedRetryDelay` while the source side
+    /// still runs (`run`: the relay keeps receiving, the operator fixes the target); once the source
+    /// side has finished (promote, a one-shot copy) the error is thrown. When false, a refusal is
+    /// thrown at once (`apply`).
+    public var retriesRefusalsWhileRelaying = false
     /// Pause before retrying a transient error (doubles up to `maximumRetryDelay`).
     public var retryDelay: Duration = .milliseconds(500)
     public var maximumRetryDelay: Duration = .seconds(30)

@@ -59,11 +59,17 @@ public final class ApplierStatus: Sendable {
         public var errors: UInt64 = 0
         public var lastError: String?
         public var tlsCipher: String?
+        /// Target clock minus local clock, measured at connect.
+        public var targetClockOffset: ClockOffset?
     }
 
     private let state = Mutex(Snapshot())
+    /// Told the duration of every batch sent to the target (the metrics' histogram).
+    private let batchObserver: (@Sendable (Duration) -> Void)?
 
-    public init() {}
+    public init(batchObserver: (@Sendable (Duration) -> Void)? = nil) {
+        self.batchObserver = batchObserver
+    }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
 
@@ -91,5 +97,6 @@ public final class ApplierStatus: Sendable {
                 $0.transactionsApplied += UInt64(batch.transactionsEnded)
             }
         }
+        batchObserver?(elapsed)
     }
 }

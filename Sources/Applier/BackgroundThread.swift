@@ -23,6 +23,14 @@ public final class BackgroundThread {
     }
 
     public func join() { pthread_join(thread, nil) }
+
+    /// A thread nobody joins: its resources go when it ends.
+    @discardableResult
+    public static func detached(_ body: @escaping @Sendable () -> Void) -> BackgroundThread {
+        let started = BackgroundThread(body)
+        pthread_detach(started.thread)
+        return started
+    }
 }
 
 /// A mutex with a condition variable: for threads that wait for each other's progress (the

@@ -59,9 +59,42 @@ struct CheckpointTable {
     ) throws(ApplierError) -> (Checkpoint?, Bool, MySQLResult?) {
         var insert = SQLText()
         insert.append(writeStatement(first, ifMissing: true))
+        let sql = createStatements.joined(separator: ";") + ";" + String(decoding: insert.bytes, as: UTF8.self) + ";"
+            + selectStatement(connection) + ";" + alsoQuery
+        let outcome = Array(sql.utf8).withUnsafeBytes { connection.executeBatch($0, keepingResults: true) }
+        if let error = outcome.error {
+            let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot write or read the checkpoint"
+            throw ApplierError(error.isTransient ? .connection : .target, what, server: error)
+        }
+        guard let result = outcome.resultSets.first, outcome.affectedRows.count == 5 else {
+            throw ApplierError(.target, "cannot read the checkpoint: the target returned no rows")
+        }
+        let also = outcome.resultSets.count > 1 ? outcome.resultSets[1] : nil
+        return (try Self.checkpoint(from: result, table: qualifiedName), outcome.affectedRows[2] == 1, also)
+    }
+
+    /// Creates the schema and table when missing.
+    func create(on connection: MySQLConnection) throws(MySQLError) {
+        for statement in createStatements { try connection.execute(statement) }
+    }
+
+    /// The channel's checkpoint, or nil when it has never applied anything.
+    func read(from connection: MySQLConnection) throws(ApplierError) -> Checkpoint? {
+        let result: MySQLResult
+        do {
+            result = try connection.query(selectStatement(connection))
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot read the checkpoint", server: error)
+        }
+        return try Self.checkpoint(from: result, table: qualifiedName)
+    }
+
+    /// `CREATE DATABASE` and `CREATE TABLE`, both `IF NOT EXISTS`.
+    private var createStatements: [String] {
         let schemaName = String(decoding: SQLText.identifier(schema), as: UTF8.self)
-        let sql = """
-            \(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName);
+        return [
+            "\(Self.statementMarker)CREATE DATABASE IF NOT EXISTS \(schemaName)",
+            """
             \(Self.statementMarker)CREATE TABLE IF NOT EXISTS \(qualifiedName) (
               channel VARCHAR(64) NOT NULL,
               worker SMALLINT UNSIGNED NOT NULL,
@@ -78,23 +111,18 @@ struct CheckpointTable {
               marker BIGINT UNSIGNED NOT NULL DEFAULT 0,
               updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
               PRIMARY KEY (channel, worker)
-            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
-            \(String(decoding: insert.bytes, as: UTF8.self));
-            SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
-              pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
-            WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1;
-            \(alsoQuery)
-            """
-        let outcome = Array(sql.utf8).withUnsafeBytes { connection.executeBatch($0, keepingResults: true) }
-        if let error = outcome.error {
-            let what = outcome.affectedRows.count < 2 ? "cannot prepare the target session" : "cannot write or read the checkpoint"
-            throw ApplierError(error.isTransient ? .connection : .target, what, server: error)
-        }
-        guard let result = outcome.resultSets.first, outcome.affectedRows.count == 5 else {
-            throw ApplierError(.target, "cannot read the checkpoint: the target returned no rows")
-        }
-        let also = outcome.resultSets.count > 1 ? outcome.resultSets[1] : nil
-        return (try Self.checkpoint(from: result, table: qualifiedName), outcome.affectedRows[2] == 1, also)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+            """,
+        ]
+    }
+
+    /// The row furthest along of the channel's checkpoint rows.
+    private func selectStatement(_ connection: MySQLConnection) -> String {
+        """
+        SELECT log_segment, log_offset, source_file, source_position, gtid_set, transactions, source_commit_us,
+          pending_segment, pending_offset, log_fingerprint FROM \(qualifiedName)
+        WHERE channel = '\(connection.escape(channel))' ORDER BY log_segment DESC, log_offset DESC, worker LIMIT 1
+        """
     }
 
     /// The checkpoint in the first row of `result` (the SELECT of ``prepareAndRead(on:)``).

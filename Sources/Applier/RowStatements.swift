@@ -21,7 +21,7 @@ struct RowStatements {
 
     /// Makes the statement written from `start` (beginning with a 7-byte verb and a space,
     /// `INSERT `/`UPDATE `) run without strict mode.
-    private func makePermissive(_ sql: inout SQLText, statementStart start: Int) {
+    func makePermissive(_ sql: inout SQLText, statementStart start: Int) {
         if targetIsMariaDB {
             sql.bytes.insert(contentsOf: "SET STATEMENT sql_mode='\(Self.permissiveSQLMode)' FOR ".utf8, at: start)
         } else {
@@ -29,16 +29,23 @@ struct RowStatements {
         }
     }
 
-    private static func isEnumZero(_ value: ColumnValue) -> Bool {
+    static func isEnumZero(_ value: ColumnValue) -> Bool {
         if case .enumIndex(0) = value { return true }
         return false
     }
 
+    /// `idempotent`: the change may already be on the target (a seed's window, see SeedWindows):
+    /// written so that applying it again does no harm (``writeIdempotent``).
     func write(
-        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch, idempotent: Bool = false
     ) throws(ApplierError) {
         do throws(BinlogError) {
             var rows = try event.rows()
+            if idempotent {
+                if event.kind != .insert { batch.mayMissRows = true }
+                try writeIdempotent(&rows, kind: event.kind, binding: binding, context: context, into: &batch)
+                return
+            }
             switch event.kind {
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
             case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
@@ -69,17 +76,7 @@ struct RowStatements {
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
             }
-            batch.sql.append(byte: UInt8(ascii: "("))
-            var first = true
-            var iterator = image.makeIterator()
-            while let (index, value) = try iterator.next() {
-                guard binding.writable[index] else { continue }
-                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
-                first = false
-                if Self.isEnumZero(value) { permissive = true }
-                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
-            }
-            batch.sql.append(byte: UInt8(ascii: ")"))
+            if try appendRow(image, binding: binding, into: &batch.sql) { permissive = true }
             if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
             count += 1
             batch.rowsInserted += 1
@@ -97,7 +94,25 @@ struct RowStatements {
         }
     }
 
-    private func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
+    /// `(v1,v2,…)`: the image's writable columns as literals. Returns whether one is ENUM index 0
+    /// (the statement must then run without strict mode).
+    func appendRow(_ image: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
+        var permissive = false
+        sql.append(byte: UInt8(ascii: "("))
+        var first = true
+        var iterator = image.makeIterator()
+        while let (index, value) = try iterator.next() {
+            guard binding.writable[index] else { continue }
+            if !first { sql.append(byte: UInt8(ascii: ",")) }
+            first = false
+            if Self.isEnumZero(value) { permissive = true }
+            try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &sql) }
+        }
+        sql.append(byte: UInt8(ascii: ")"))
+        return permissive
+    }
+
+    func insertHeader(_ image: RowImage, binding: TableBinding) -> [UInt8] {
         var sql = SQLText()
         sql.append("INSERT INTO ")
         sql.append(binding.qualifiedName)
@@ -175,7 +190,7 @@ struct RowStatements {
     }
 
     /// ` WHERE …` finding the before-image's row; returns whether LIMIT 1 must follow (no key).
-    private func writeWhere(_ before: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
+    func writeWhere(_ before: RowImage, binding: TableBinding, into sql: inout SQLText) throws(BinlogError) -> Bool {
         sql.append(" WHERE ")
         let present = before.present
         let useKey = !binding.key.isEmpty && binding.key.allSatisfy { present[$0] }
@@ -260,7 +275,7 @@ struct RowStatements {
     /// for a table without one, which then conflicts with every write to it).
     /// `partialImage`: an update's after-image, which may leave out key columns that did not
     /// change (the before-image's hashes cover those).
-    private func addKeys(
+    func addKeys(
         _ image: RowImage, binding: TableBinding, into batch: inout ApplyBatch, partialImage: Bool = false
     ) throws(BinlogError) {
         guard !binding.uniqueKeys.isEmpty else {
@@ -293,7 +308,7 @@ struct RowStatements {
     }
 
     /// Runs a literal writer inside a decoding loop, carrying its error out as a decode error.
-    private func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
+    func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
         do {
             try body()
         } catch {

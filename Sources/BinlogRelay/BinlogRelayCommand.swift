@@ -7,7 +7,10 @@ struct BinlogRelayCommand: AsyncParsableCommand {
         commandName: "binlog-relay",
         abstract: "A MySQL/MariaDB binlog replication relay: durable local log, exactly-once apply, lag metrics.",
         version: BinlogRelayVersion.string,
-        subcommands: [RunCommand.self, ApplyCommand.self, InspectCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, PromoteCommand.self, SeedCommand.self, VerifyCommand.self, ApplyCommand.self,
+            InspectCommand.self,
+        ]
     )
 
     /// `inspect` with plain arguments is run without ArgumentParser's parsing, whose first use

@@ -221,3 +221,14 @@ extension Array where Element == UInt8 {
         for index in 0..<width { append(UInt8(truncatingIfNeeded: wide >> UInt64(8 * index))) }
     }
 }
+
+extension BinlogStream.Start: CustomStringConvertible {
+    /// For log lines: `mariadb-bin.000003:1234`, `gtid 0-1-42`, `gtid set (N bytes)`.
+    public var description: String {
+        switch self {
+        case .filePosition(let file, let position): "\(file):\(position)"
+        case .mariadbGTID(let position): "gtid \(position)"
+        case .mysqlGTID(let encoded): "gtid set (\(encoded.count) bytes encoded)"
+        }
+    }
+}

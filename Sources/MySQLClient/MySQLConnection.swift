@@ -6,7 +6,7 @@ import CMySQLClient
 /// Not thread-safe: use a connection from one task at a time. Calls block; run them off the
 /// cooperative thread pool.
 public final class MySQLConnection {
-    private let handle: UnsafeMutablePointer<MYSQL>
+    let handle: UnsafeMutablePointer<MYSQL>
     public let configuration: MySQLConnectionConfiguration
     private var closed = false
 

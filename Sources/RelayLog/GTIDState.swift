@@ -82,6 +82,35 @@ public struct GTIDState: Sendable, Equatable, CustomStringConvertible {
     /// The MariaDB GTID last seen in a domain.
     public func mariadbGTID(domain: UInt32) -> MariaDBGTID? { mariadb[domain] }
 
+    /// How many transactions this state holds that `earlier` does not: for MariaDB the sequence
+    /// numbers gained per domain, for MySQL the GTIDs in this set and not in the other. Nil when
+    /// the two are of different dialects or `earlier` is not behind this one.
+    public func transactionCount(after earlier: GTIDState) -> UInt64? {
+        if !mariadb.isEmpty || !earlier.mariadb.isEmpty {
+            guard mysql.isEmpty, earlier.mysql.isEmpty else { return nil }
+            var count: UInt64 = 0
+            for (domain, gtid) in mariadb {
+                let before = earlier.mariadb[domain]?.sequence ?? 0
+                if gtid.sequence > before { count += gtid.sequence - before }
+            }
+            return count
+        }
+        var count: Int64 = 0
+        for entry in mysql {
+            for interval in entry.intervals {
+                count += Int64(interval.count)
+                if let other = earlier.mysql.first(where: { $0.sid == entry.sid && $0.tag == entry.tag }) {
+                    for covered in other.intervals {
+                        let low = max(covered.lowerBound, interval.lowerBound)
+                        let high = min(covered.upperBound, interval.upperBound)
+                        if high > low { count -= high - low }
+                    }
+                }
+            }
+        }
+        return UInt64(max(0, count))
+    }
+
     // MARK: - Changes
 
     /// Adds one MySQL GTID.

@@ -50,7 +50,7 @@ final class ApplyPair: @unchecked Sendable {
         targetURL: String?, extra: [String] = [], exitWhenCaughtUp: Bool = false, serverID: Int = 4001,
         environment: [String: String] = [:]
     ) throws -> ChildProcess {
-        var arguments = ["run", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest"]
+        var arguments = ["run", "--http-listen", "127.0.0.1:0", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest"]
         if let targetURL { arguments += ["--target-url", targetURL] }
         if exitWhenCaughtUp { arguments.append("--exit-when-caught-up") }
         var environment = environment

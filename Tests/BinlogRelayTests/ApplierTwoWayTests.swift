@@ -58,7 +58,7 @@ struct ApplierTwoWayTests {
             try ChildProcess(
                 SourceRelayTests.executable,
                 [
-                    "run", "--log-dir", work.appendingPathComponent(channel).path, "--server-id", String(serverID),
+                    "run", "--http-listen", "127.0.0.1:0", "--log-dir", work.appendingPathComponent(channel).path, "--server-id", String(serverID),
                     "--start", "earliest", "--target-url", url(target), "--channel", channel,
                 ],
                 environment: ["BINLOG_RELAY_SOURCE_URL": url(source)], output: work.appendingPathComponent("\(channel).out").path)

@@ -25,7 +25,7 @@ struct SemiSyncTests {
 
     static func relayArguments(_ log: URL, serverID: Int = 921) -> [String] {
         [
-            "run", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--semi-sync",
+            "run", "--http-listen", "127.0.0.1:0", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--semi-sync",
             "--semi-sync-poll-interval", "0.3",
         ]
     }
@@ -181,7 +181,10 @@ struct SemiSyncTests {
         }
         try admin.execute("SET GLOBAL rpl_semi_sync_master_enabled = OFF")
         #expect(Self.waitUntil(seconds: 5) { reader.status.snapshot.sourceSemiSync == .disabled })
-        #expect(captured.lines.contains { $0.contains("source semi-sync: off (disabled on the source)") }, "\(captured.lines)")
+        // The monitor logs the change just after recording it: wait for the line too.
+        #expect(
+            Self.waitUntil(seconds: 5) { captured.lines.contains { $0.contains("source semi-sync: off (disabled on the source)") } },
+            "\(captured.lines)")
         try admin.execute("SET GLOBAL rpl_semi_sync_master_enabled = ON")
         #expect(Self.waitUntil(seconds: 5) { reader.status.snapshot.sourceSemiSync == .on })
         let snapshot = reader.status.snapshot

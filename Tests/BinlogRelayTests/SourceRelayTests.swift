@@ -23,7 +23,7 @@ struct SourceRelayTests {
         if let password { url += ":\(password)" }
         url += "@127.0.0.1:\(server.port)?ssl-mode=DISABLED"
         return try ChildProcess(
-            executable, ["run", "--log-dir", log.path, "--server-id", "901", "--start", "earliest"] + extra,
+            executable, ["run", "--log-dir", log.path, "--server-id", "901", "--start", "earliest", "--http-listen", "127.0.0.1:0"] + extra,
             environment: ["BINLOG_RELAY_SOURCE_URL": url], output: output.path)
     }
 
@@ -188,7 +188,7 @@ struct SourceRelayTests {
         let fresh = Self.temporaryDirectory("relay-purged")
         defer { try? FileManager.default.removeItem(at: fresh) }
         let purged = try ChildProcess(
-            Self.executable, ["run", "--log-dir", fresh.path, "--server-id", "902", "--start", "mariadb-bin.000099:4", "--exit-when-caught-up"],
+            Self.executable, ["run", "--http-listen", "127.0.0.1:0", "--log-dir", fresh.path, "--server-id", "902", "--start", "mariadb-bin.000099:4", "--exit-when-caught-up"],
             environment: ["BINLOG_RELAY_SOURCE_URL": "mysql://root@127.0.0.1:\(server.port)?ssl-mode=DISABLED"],
             output: fresh.appendingPathComponent("out").path)
         #expect(purged.wait() != 0)
@@ -200,7 +200,7 @@ struct SourceRelayTests {
         let empty = Self.temporaryDirectory("relay-nobinlog")
         defer { try? FileManager.default.removeItem(at: empty) }
         let off = try ChildProcess(
-            Self.executable, ["run", "--log-dir", empty.path, "--server-id", "903", "--exit-when-caught-up"],
+            Self.executable, ["run", "--http-listen", "127.0.0.1:0", "--log-dir", empty.path, "--server-id", "903", "--exit-when-caught-up"],
             environment: ["BINLOG_RELAY_SOURCE_URL": "mysql://root@127.0.0.1:\(noBinlog.port)?ssl-mode=DISABLED"],
             output: empty.appendingPathComponent("out").path)
         #expect(off.wait() != 0)

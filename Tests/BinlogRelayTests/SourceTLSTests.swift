@@ -13,7 +13,7 @@ struct SourceTLSTests {
     ) throws -> ChildProcess {
         try ChildProcess(
             SourceRelayTests.executable,
-            ["run", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--exit-when-caught-up"],
+            ["run", "--http-listen", "127.0.0.1:0", "--log-dir", log.path, "--server-id", String(serverID), "--start", "earliest", "--exit-when-caught-up"],
             environment: ["BINLOG_RELAY_SOURCE_URL": "mysql://root@\(host):\(server.port)?\(query)"],
             output: log.appendingPathComponent("relay-\(UUID().uuidString.prefix(6)).out").path)
     }

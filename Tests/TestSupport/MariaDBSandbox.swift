@@ -54,9 +54,14 @@ public final class MariaDBSandbox: @unchecked Sendable {
 
     /// Kills the server process with SIGKILL (a crash).
     public func kill() throws {
-        let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
-        if let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) { Foundation.kill(pid, SIGKILL) }
+        try send(SIGKILL)
         Thread.sleep(forTimeInterval: 0.5)
+    }
+
+    /// Sends a signal to the server process (SIGSTOP and SIGCONT: a link that stops answering).
+    public func send(_ signal: Int32) throws {
+        let pidText = try String(contentsOf: directory.appendingPathComponent("mysqld.pid"), encoding: .utf8)
+        if let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) { Foundation.kill(pid, signal) }
     }
 
     /// Starts the server again on the same data and port.

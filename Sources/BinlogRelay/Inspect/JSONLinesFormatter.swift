@@ -466,3 +466,11 @@ final class ColumnTextCache {
         return entry
     }
 }
+
+/// `text` as a JSON string literal (the log handler's and verify's JSON), escaped as `inspect`'s.
+func jsonQuoted(_ text: String) -> String {
+    var output: [UInt8] = []
+    var text = text
+    text.withUTF8 { JSONLinesFormatter.writeString(UnsafeRawBufferPointer($0), into: &output) }
+    return String(decoding: output, as: UTF8.self)
+}

@@ -13,7 +13,10 @@ struct ApplyCommand: ParsableCommand {
         abstract: "Apply everything the local log holds to the target, exactly once, then exit."
     )
 
-    @Option(name: .customLong("log-dir"), help: "Directory of the durable local log (or BINLOG_RELAY_LOG_DIR).")
+    @OptionGroup(title: "Settings")
+    var config: ConfigOptions
+
+    @Option(name: .customLong("log-dir"), help: "Directory of the durable local log (log.dir).")
     var logDirectory: String?
 
     @OptionGroup(title: "Target")
@@ -22,51 +25,21 @@ struct ApplyCommand: ParsableCommand {
     @Flag(name: .customLong("until-end"), help: "Exit once the whole log is applied (what apply always does; for scripts that say so).")
     var untilEnd = false
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
     func run() throws {
-        let environment = Environment()
-        let logger = makeLogger(label: "binlog-relay.apply", level: logLevel)
-        guard let directory = logDirectory ?? environment["BINLOG_RELAY_LOG_DIR"] else {
-            throw ValidationError("no log directory: set --log-dir or BINLOG_RELAY_LOG_DIR")
-        }
-        guard var configuration = try target.applierConfiguration(logDirectory: directory, environment: environment, logger: logger)
-        else {
-            throw ValidationError("no target: set --target-url or BINLOG_RELAY_TARGET_URL")
-        }
-        configuration.stopAtEnd = true
-        // Open the log as its writer would: takes the lock (no relay may be appending) and cuts a
-        // torn tail, so the applier reads only whole transactions.
-        let log: RelayLogWriter
+        var options = target.overrides
+        if let logDirectory { options["log.dir"] = .text(logDirectory) }
+        let settings = try config.settings(options, require: [.target, .log])
+        settings.bootstrapLogging()
+        let logger = settings.logger("binlog-relay.apply")
+        for warning in settings.warnings { logger.warning("\(warning)") }
+        let outcome: LocalApply.Outcome
         do {
-            var logConfiguration = RelayLogConfiguration(directory: FilePath(directory))
-            logConfiguration.hasTarget = true
-            logConfiguration.retentionMaxAge = nil
-            log = try RelayLogWriter(configuration: logConfiguration)
-        } catch {
-            printError("binlog-relay apply: local log: \(error)")
-            throw ExitCode.failure
-        }
-        defer { try? log.close() }
-        guard let durable = log.durablePosition else {
-            logger.notice("the local log holds no transaction: nothing to apply")
-            return
-        }
-        let frontier = LogFrontier(durable: durable.location, finished: true)
-        let applier = Applier(configuration: configuration, frontier: frontier, logger: logger)
-        let stop = applier.stopFlag
-        StopSignals.install { stop.set() }
-        let started = ContinuousClock.now
-        do {
-            try applier.run()
+            outcome = try LocalApply.run(settings: settings, logger: logger, status: ApplierStatus())
         } catch {
             printError("binlog-relay apply: \(error)")
             throw ExitCode.failure
         }
-        let elapsed = ContinuousClock.now - started
-        let snapshot = applier.status.snapshot
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let snapshot = outcome.snapshot
         logger.info(
             "applied",
             metadata: [
@@ -77,7 +50,54 @@ struct ApplyCommand: ParsableCommand {
                 "rows": "\(snapshot.rowsInserted + snapshot.rowsUpdated + snapshot.rowsDeleted)",
                 "skipped": "\(snapshot.transactionsSkipped)", "batches": "\(snapshot.batches)",
                 "round_trips": "\(snapshot.roundTrips)",
-                "seconds": "\(seconds)",
+                "seconds": "\(outcome.seconds)",
             ])
+    }
+}
+
+/// Applies a local log that no relay is running on, to its end (`apply`, and `promote` when the
+/// relay is not running).
+enum LocalApply {
+    struct Outcome {
+        var snapshot: ApplierStatus.Snapshot
+        var seconds: Double
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func run(settings: RelaySettings, logger: Logger, status: ApplierStatus) throws -> Outcome {
+        guard let target = settings.target, let directory = settings.log?.directory else {
+            throw Failure(description: "needs target.url and log.dir")
+        }
+        var configuration = target.applierConfiguration(logDirectory: directory)
+        configuration.stopAtEnd = true
+        // Open the log as its writer would: takes the lock (no relay may be appending) and cuts a
+        // torn tail, so the applier reads only whole transactions.
+        let log: RelayLogWriter
+        do {
+            var logConfiguration = RelayLogConfiguration(directory: FilePath(directory))
+            logConfiguration.hasTarget = true
+            logConfiguration.retentionMaxAge = nil
+            log = try RelayLogWriter(configuration: logConfiguration)
+        } catch {
+            throw Failure(description: "local log: \(error)")
+        }
+        defer { try? log.close() }
+        let started = ContinuousClock.now
+        guard let durable = log.durablePosition else {
+            logger.notice("the local log holds no transaction: nothing to apply")
+            return Outcome(snapshot: status.snapshot, seconds: 0)
+        }
+        let frontier = LogFrontier(durable: durable.location, finished: true)
+        let applier = Applier(configuration: configuration, frontier: frontier, logger: logger, status: status)
+        let stop = applier.stopFlag
+        StopSignals.install { stop.set() }
+        try applier.run()
+        let elapsed = ContinuousClock.now - started
+        return Outcome(
+            snapshot: applier.status.snapshot,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }

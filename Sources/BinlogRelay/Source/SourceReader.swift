@@ -38,6 +38,8 @@ final class SourceReader: @unchecked Sendable {
         case earliest
         case file(String, UInt64)
         case gtid(String)
+        /// Where `binlog-relay seed` left the target: its snapshot's file:pos and GTIDs (docs/seed.md).
+        case seeded(SourcePosition, GTIDState)
 
         init?(_ text: String) {
             switch text.lowercased() {
@@ -79,7 +81,8 @@ final class SourceReader: @unchecked Sendable {
 
     init(
         settings: Settings, log: RelayLogWriter, logger: Logger, frontier: LogFrontier? = nil,
-        appliedLocation: (@Sendable () -> RelayLogLocation?)? = nil
+        appliedLocation: (@Sendable () -> RelayLogLocation?)? = nil,
+        fsyncObserver: (@Sendable (Duration) -> Void)? = nil
     ) {
         self.settings = settings
         self.log = log
@@ -87,7 +90,9 @@ final class SourceReader: @unchecked Sendable {
         self.frontier = frontier
         self.appliedLocation = appliedLocation
         if let durable = log.durablePosition { frontier?.advance(to: durable.location) }
-        status = SourceStatus(semiSyncRequested: settings.semiSync)
+        status = SourceStatus(semiSyncRequested: settings.semiSync, fsyncObserver: fsyncObserver)
+        status.recovered(log.durablePosition)
+        status.noteSegments(log.segments)
         semiSyncMonitor =
             settings.semiSync
             ? SemiSyncMonitor(source: settings.source, interval: settings.semiSyncPollSeconds, status: status, logger: logger)
@@ -144,8 +149,21 @@ final class SourceReader: @unchecked Sendable {
             if let probe = try? SemiSyncProbe.read(connection) { semiSyncMonitor.report(probe) }
         }
 
+        // Lag is measured on the source's clock: how far this machine's clock is off, measured now
+        // (before the dump takes the connection over), is taken out.
+        let clockOffset = ClockOffset.measure(connection)
+        if let clockOffset, abs(clockOffset.offset) > 1 {
+            logger.notice(
+                "the source's clock differs from this machine's; lag is corrected for it",
+                metadata: ["offset_s": "\(clockOffset.offset)", "uncertainty_s": "\(clockOffset.uncertainty)"])
+        }
         let resume = try log.restartStream() ?? log.recovered
         let start = try startPoint(resume: resume, facts: facts)
+        if let resume, resume.source.file == facts.currentFile, resume.source.position == facts.currentPosition {
+            // The log ends where the source's binlog ends: caught up as of now (lag 0 from the
+            // start, not the age of the last transaction until the first heartbeat).
+            status.heartbeat(everythingDurable: !log.hasUnsyncedData)
+        }
         logger.info(
             "streaming from source",
             metadata: [
@@ -158,7 +176,9 @@ final class SourceReader: @unchecked Sendable {
                 serverID: settings.serverID, heartbeatPeriodSeconds: settings.heartbeatSeconds,
                 nonBlocking: settings.exitWhenCaughtUp, semiSync: settings.semiSync),
             start: start)
-        status.connected(semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled)
+        status.connected(
+            semiSync: stream.semiSyncActive, sourceSemiSync: facts.semiSyncSourceEnabled, version: facts.serverVersion,
+            isMariaDB: facts.isMariaDB, clock: clockOffset)
         if settings.semiSync && !stream.semiSyncActive {
             logger.warning("--semi-sync: the source has no semi-sync (no rpl_semi_sync_master_enabled variable); streaming asynchronously")
         }
@@ -170,8 +190,8 @@ final class SourceReader: @unchecked Sendable {
                 try syncAndAcknowledge(stream, ack: pendingAck)
                 return
             }
-            status.received(bytes)
             let result = try log.append(bytes)
+            status.received(bytes, endsTransaction: result.endsTransaction)
             if ackRequested { pendingAck = true }
             if result.endsTransaction {
                 // A semi-sync source waits for this transaction: at once. Otherwise when the group
@@ -188,7 +208,7 @@ final class SourceReader: @unchecked Sendable {
             {
                 // Idle source: make what is buffered durable and note that the stream is caught up.
                 if log.hasUnsyncedData && log.appendedPosition != nil { try syncAndAcknowledge(stream, ack: false) }
-                status.heartbeat()
+                status.heartbeat(everythingDurable: !log.hasUnsyncedData)
             }
         }
         try syncAndAcknowledge(stream, ack: pendingAck)
@@ -216,7 +236,8 @@ final class SourceReader: @unchecked Sendable {
             if let applied = appliedLocation?() { log.noteApplied(applied) }
             let report = try log.sync()
             lastSync = .now
-            status.synced(report)
+            status.synced(report, everything: !log.hasUnsyncedData)
+            status.noteSegments(log.segments)
             if let position = report.position { frontier?.advance(to: position.location) }
             if logger.logLevel <= .trace {
                 logger.trace(
@@ -263,6 +284,10 @@ final class SourceReader: @unchecked Sendable {
             try SourcePreflight.checkPositionAvailable(file: file, facts: facts)
             try log.seed(source: SourcePosition(file: file, position: position), gtidState: nil)
             return .filePosition(file: file, position: position)
+        case .seeded(let position, let state):
+            try SourcePreflight.checkPositionAvailable(file: position.file, facts: facts)
+            try log.seed(source: position, gtidState: state.isEmpty ? nil : state)
+            return .filePosition(file: position.file, position: position.position)
         case .gtid(let text):
             guard let state = GTIDState(parsing: text) else { throw FatalError(description: "bad GTID position '\(text)'") }
             try log.seed(source: nil, gtidState: state)

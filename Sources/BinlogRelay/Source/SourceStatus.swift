@@ -1,3 +1,5 @@
+import Applier
+import BinlogFormat
 import RelayLog
 import Synchronization
 
@@ -51,10 +53,33 @@ final class SourceStatus: Sendable {
         var lastAcknowledged: SourcePosition?
         var eventsReceived: UInt64 = 0
         var bytesReceived: UInt64 = 0
+        /// Events received by type code (the binlog's event type byte).
+        var eventsByType = [UInt64](repeating: 0, count: 256)
+        /// Transaction ends received (XID, COMMIT).
+        var transactionsReceived: UInt64 = 0
         var reconnects: UInt64 = 0
+        /// Header timestamp (source clock, seconds) of the newest transaction end received: its commit time.
         var lastEventTimestamp: UInt32 = 0
+        /// Local wall-clock time (seconds since the epoch) when that transaction end arrived.
+        var lastEventArrival: Double = 0
         var lastHeartbeatAt: ContinuousClock.Instant?
+        /// Local wall-clock time of the last heartbeat: the source had nothing newer then.
+        var lastHeartbeatArrival: Double = 0
+        /// The source file (as of the last sync) and end position of the newest event received.
+        var receivedFile = ""
+        var receivedPosition: UInt64 = 0
+        /// Everything received is durable (no event arrived since the last sync).
+        var allDurable = true
         var durable: RelayLogPosition?
+        /// Sizes of the local log's closed segments by number (the current one ends at `durable`).
+        var closedSegments: [Int: Int64] = [:]
+        fileprivate var segmentRange: (Int, Int)?
+        /// Source server facts from the last connection.
+        var serverVersion = ""
+        var isMariaDB = true
+        /// Source clock minus local clock, in seconds, measured at connect (round-trip corrected).
+        var clockOffset: Double?
+        var clockOffsetUncertainty: Double?
         var lastFsync: Duration = .zero
         /// Syncs of the local log (each: write + fdatasync), and the time they took in all.
         var syncs: UInt64 = 0
@@ -65,12 +90,22 @@ final class SourceStatus: Sendable {
 
     var snapshot: Snapshot { state.withLock { $0 } }
 
-    init(semiSyncRequested: Bool = false) {
+    /// Told the duration of every fsync of the local log (the metrics' histogram).
+    private let fsyncObserver: (@Sendable (Duration) -> Void)?
+
+    init(semiSyncRequested: Bool = false, fsyncObserver: (@Sendable (Duration) -> Void)? = nil) {
+        self.fsyncObserver = fsyncObserver
         state.withLock { $0.semiSyncRequested = semiSyncRequested }
     }
 
-    func connected(semiSync: Bool, sourceSemiSync: Bool) {
+    func connected(semiSync: Bool, sourceSemiSync: Bool, version: String, isMariaDB: Bool, clock: ClockOffset?) {
         state.withLock {
+            $0.serverVersion = version
+            $0.isMariaDB = isMariaDB
+            if let clock {
+                $0.clockOffset = clock.offset
+                $0.clockOffsetUncertainty = clock.uncertainty
+            }
             $0.connected = true
             $0.semiSyncActive = semiSync
             $0.sourceSemiSyncEnabled = sourceSemiSync
@@ -92,6 +127,27 @@ final class SourceStatus: Sendable {
         }
     }
 
+    /// The log's durable end when the process starts (lag and positions before anything arrives).
+    func recovered(_ position: RelayLogPosition?) {
+        guard let position else { return }
+        state.withLock {
+            $0.durable = position
+            $0.receivedFile = position.source.file
+            $0.receivedPosition = position.source.position
+        }
+    }
+
+    /// Notes the log's segments when they changed (a roll or a purge), for backlog and disk figures.
+    func noteSegments(_ segments: [SegmentInfo]) {
+        guard let first = segments.first, let last = segments.last else { return }
+        state.withLock {
+            let key = (first.number, last.number)
+            if let range = $0.segmentRange, range == key { return }
+            $0.segmentRange = key
+            $0.closedSegments = Dictionary(uniqueKeysWithValues: segments.dropLast().map { ($0.number, $0.size) })
+        }
+    }
+
     func acknowledged(_ position: SourcePosition) {
         state.withLock {
             $0.acknowledgements += 1
@@ -108,24 +164,71 @@ final class SourceStatus: Sendable {
 
     func disconnected() { state.withLock { $0.connected = false } }
 
-    func received(_ event: UnsafeRawBufferPointer) {
-        let timestamp = event.count >= 4 ? event.loadUnaligned(as: UInt32.self) : 0
+    /// Counts an event as it arrives (before it is durable). Per event this is a few counters under
+    /// the lock; the clock is read once per transaction, at its end, whose header time is the commit.
+    func received(_ event: UnsafeRawBufferPointer, endsTransaction: Bool) {
+        guard event.count >= 19 else { return }
+        let type = event[4]
+        // Heartbeats, and the header events a dump starts with (FORMAT_DESCRIPTION, ROTATE, GTID
+        // lists, checkpoints: they carry the binlog file's creation time and position), are no
+        // transaction's content.
+        let isContent = !Self.notContent[Int(type)]
+        let timestamp = UInt32(littleEndian: event.loadUnaligned(as: UInt32.self))
+        let endPosition = UInt32(littleEndian: event.loadUnaligned(fromByteOffset: 13, as: UInt32.self))
+        let now = endsTransaction ? wallClockSeconds() : 0
         state.withLock {
             $0.eventsReceived += 1
             $0.bytesReceived += UInt64(event.count)
-            if timestamp != 0 { $0.lastEventTimestamp = UInt32(littleEndian: timestamp) }
+            $0.eventsByType[Int(type)] += 1
+            guard isContent else { return }
+            $0.allDurable = false
+            // The file comes from the log's durable position (it follows ROTATE exactly).
+            if endPosition != 0 { $0.receivedPosition = UInt64(endPosition) }
+            if endsTransaction {
+                $0.transactionsReceived += 1
+                if timestamp != 0 {
+                    $0.lastEventTimestamp = timestamp
+                    $0.lastEventArrival = now
+                }
+            }
         }
     }
 
-    func heartbeat() { state.withLock { $0.lastHeartbeatAt = .now } }
+    /// Event types that are not part of a transaction, by type code.
+    static let notContent: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        let types: [EventType] = [
+            .heartbeat, .heartbeatV2, .startV3, .stop, .rotate, .formatDescription, .previousGTIDs, .mariadbBinlogCheckpoint,
+            .mariadbGTIDList, .mariadbStartEncryption,
+        ]
+        for type in types { table[Int(type.rawValue)] = true }
+        return table
+    }()
 
-    func synced(_ report: RelayLogWriter.SyncReport) {
+    /// A heartbeat: the source had nothing more; `everythingDurable` when the log has nothing unsynced.
+    func heartbeat(everythingDurable: Bool) {
+        let now = wallClockSeconds()
         state.withLock {
-            if let position = report.position { $0.durable = position }
+            if everythingDurable { $0.allDurable = true }
+            $0.lastHeartbeatAt = .now
+            $0.lastHeartbeatArrival = now
+        }
+    }
+
+    /// A sync of the local log; `everything` when nothing received waits for a later one.
+    func synced(_ report: RelayLogWriter.SyncReport, everything: Bool) {
+        state.withLock {
+            if let position = report.position {
+                $0.durable = position
+                $0.receivedFile = position.source.file
+                if everything { $0.receivedPosition = position.source.position }
+            }
+            if everything { $0.allDurable = true }
             $0.lastFsync = report.fsyncDuration
             $0.syncs += 1
             $0.fsyncTime += report.fsyncDuration
         }
+        fsyncObserver?(report.fsyncDuration)
     }
 }
 
@@ -135,3 +238,4 @@ final class AtomicFlag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
     var isSet: Bool { value.load(ordering: .acquiring) }
 }
+
