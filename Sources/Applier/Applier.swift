@@ -41,6 +41,8 @@ public final class Applier: @unchecked Sendable {
     private var connection: MySQLConnection?
     /// `connection`'s round trips already in ``status``.
     private var countedRoundTrips = 0
+    /// The target's clock against this machine's, sampled when ``connection`` was made.
+    private var targetClock: ClockOffset?
     private var maximumPacket = 16 << 20
     /// The target's tables by schema, then name (read a schema at a time).
     private var tables: [String: [String: TargetTable]] = [:]
@@ -203,7 +205,8 @@ public final class Applier: @unchecked Sendable {
     /// Connects, makes the checkpoint table when missing, writes `first` as the checkpoint when
     /// there is none, and reads the checkpoint (and whether it is `first`, just written).
     private func connect(first: Checkpoint) throws(ApplierError) -> (MySQLConnection, Checkpoint?, Bool) {
-        let (connection, packet) = try Self.openSession(configuration.target)
+        let (connection, packet, clock) = try Self.openSessionMeasuringClock(configuration.target)
+        targetClock = clock
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
@@ -222,6 +225,15 @@ public final class Applier: @unchecked Sendable {
     /// A connection to the target in the row session (see ``sessionSettings``) with `extra`
     /// session statements, and the target's `max_allowed_packet`: one round trip after connecting.
     static func openSession(_ configuration: MySQLConnectionConfiguration, extra: [String] = []) throws(ApplierError) -> (MySQLConnection, Int) {
+        let (connection, packet, _) = try openSessionMeasuringClock(configuration, extra: extra)
+        return (connection, packet)
+    }
+
+    /// ``openSession(_:extra:)``, and the target's clock read in the same round trip (one sample
+    /// of ``ClockOffset/measure(_:samples:)``, for free).
+    static func openSessionMeasuringClock(
+        _ configuration: MySQLConnectionConfiguration, extra: [String] = []
+    ) throws(ApplierError) -> (MySQLConnection, Int, ClockOffset?) {
         var target = configuration
         target.multiStatements = true
         target.foundRows = true
@@ -235,15 +247,23 @@ public final class Applier: @unchecked Sendable {
         // The relay's changes go to the target's binlog as rows, like native replication's: the
         // last statement, as it needs a privilege some users lack (then the target's own format
         // stays, and the statements before it have all run).
-        let statements = ["SET NAMES utf8mb4", Self.sessionSettings] + extra + ["SELECT @@max_allowed_packet", "SET SESSION binlog_format = 'ROW'"]
+        let statements =
+            ["SET NAMES utf8mb4", Self.sessionSettings] + extra
+            + ["SELECT @@max_allowed_packet", "SELECT UNIX_TIMESTAMP(SYSDATE(6))", "SET SESSION binlog_format = 'ROW'"]
+        let sent = wallClockSeconds()
         let outcome = Array(statements.joined(separator: ";").utf8).withUnsafeBytes {
             connection.executeBatch($0, keepingResults: true)
         }
+        let received = wallClockSeconds()
         if let error = outcome.error, outcome.affectedRows.count < statements.count - 1 {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot prepare the target session", server: error)
         }
         let packet = outcome.resultSets.first?.scalar.flatMap(Int.init) ?? (16 << 20)
-        return (connection, packet)
+        var clock: ClockOffset?
+        if outcome.resultSets.count > 1, let server = outcome.resultSets[1].scalar.flatMap(Double.init) {
+            clock = ClockOffset(offset: server - (sent + received) / 2, uncertainty: (received - sent) / 2)
+        }
+        return (connection, packet, clock)
     }
 
     /// The session the row statements run in: values are literals that must land unchanged, so
@@ -350,7 +370,8 @@ public final class Applier: @unchecked Sendable {
             format.withUnsafeBytes { bytes in _ = try? decoder.decode(bytes, at: 0) }
         }
         resumed = true
-        let clock = ClockOffset.measure(connection)
+        // Read in the session's first round trip (ClockOffset.measure would take three more).
+        let clock = targetClock
         status.update {
             $0.connected = true
             if let clock { $0.targetClockOffset = clock }
