@@ -97,11 +97,10 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try config.settings(overrides, require: checkConfig ? [] : [.source, .log])
+        // --check-config fails exactly as `run` would (a unit's ExecStartPre relies on it).
+        let settings = try config.settings(overrides, require: [.source, .log])
         if checkConfig {
             print(settings.report)
-            if settings.source == nil { print("note: no source.url: `run` needs one") }
-            if settings.log == nil { print("note: no log.dir: `run` needs one") }
             return
         }
         guard let sourceSettings = settings.source, let logSettings = settings.log else { return }
