@@ -129,6 +129,10 @@ import Testing
 
         let caughtUp = try relay.waitFor(60, "the target to reach \(gtid)") { $0.applied?.gtid == gtid }
         #expect(caughtUp.target?.tlsCipher != nil)
+        // Received, durable and applied positions: file:pos and GTID.
+        #expect(caughtUp.received?.lastGtid == gtid)  // one domain: the last GTID is the position
+        #expect(caughtUp.durable?.gtid == gtid)
+        #expect(caughtUp.received?.file == caughtUp.applied?.file && caughtUp.received?.position == caughtUp.applied?.position)
         #expect(try pair.differences(["shop"]) == [])
 
         // Idle: heartbeats keep every lag at 0, and the relay is ready.

@@ -78,6 +78,7 @@ final class RelayMonitor: Sendable {
             if !sourceSnapshot.receivedFile.isEmpty {
                 report.received = .init(
                     file: sourceSnapshot.receivedFile, position: sourceSnapshot.receivedPosition,
+                    lastGtid: sourceSnapshot.lastGTID?.description,
                     commitTimestamp: sourceSnapshot.lastEventTimestamp > 0 ? Double(sourceSnapshot.lastEventTimestamp) : durableCommit)
             }
         }

@@ -53,6 +53,7 @@ enum StatusPage {
       if (!p) return "–";
       let text = (p.file !== undefined && p.file !== null) ? p.file + ":" + p.position : "";
       if (p.gtid) text += "  gtid " + p.gtid;
+      if (p.last_gtid) text += "  last gtid " + p.last_gtid;
       if (p.log) text += "  (log " + p.log + ")";
       return text;
     }

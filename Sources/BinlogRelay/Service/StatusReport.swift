@@ -9,6 +9,9 @@ struct StatusReport: Codable, Sendable, Equatable {
         var file: String?
         var position: UInt64?
         var gtid: String?
+        /// For what is received: the GTID of the newest transaction received (one GTID; `gtid`
+        /// holds the whole GTID position/set for what is durable and applied).
+        var lastGtid: String?
         /// The local log's segment:offset, where it applies.
         var log: String?
         /// Source commit time of the newest transaction at this position (seconds since the epoch).
@@ -108,6 +111,7 @@ struct StatusReport: Codable, Sendable, Equatable {
             var text = "\(label)"
             if let file = position.file, let offset = position.position { text += "\(file):\(offset)" }
             if let gtid = position.gtid, !gtid.isEmpty { text += "  gtid \(gtid)" }
+            if let last = position.lastGtid { text += "  last gtid \(last)" }
             if let log = position.log { text += "  (log \(log))" }
             lines.append(text)
         }

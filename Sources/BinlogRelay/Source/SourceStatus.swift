@@ -68,6 +68,9 @@ final class SourceStatus: Sendable {
         /// The source file (as of the last sync) and end position of the newest event received.
         var receivedFile = ""
         var receivedPosition: UInt64 = 0
+        /// The GTID of the newest transaction received (its GTID event), kept as numbers and
+        /// spelt only when asked: MariaDB domain-server-sequence, or a MySQL UUID and number.
+        var lastGTID: ReceivedGTID?
         /// Everything received is durable (no event arrived since the last sync).
         var allDurable = true
         var durable: RelayLogPosition?
@@ -176,6 +179,7 @@ final class SourceStatus: Sendable {
         let timestamp = UInt32(littleEndian: event.loadUnaligned(as: UInt32.self))
         let endPosition = UInt32(littleEndian: event.loadUnaligned(fromByteOffset: 13, as: UInt32.self))
         let now = endsTransaction ? wallClockSeconds() : 0
+        let gtid = ReceivedGTID(event: event, type: type)
         state.withLock {
             $0.eventsReceived += 1
             $0.bytesReceived += UInt64(event.count)
@@ -184,6 +188,7 @@ final class SourceStatus: Sendable {
             $0.allDurable = false
             // The file comes from the log's durable position (it follows ROTATE exactly).
             if endPosition != 0 { $0.receivedPosition = UInt64(endPosition) }
+            if let gtid { $0.lastGTID = gtid }
             if endsTransaction {
                 $0.transactionsReceived += 1
                 if timestamp != 0 {
@@ -239,3 +244,38 @@ final class AtomicFlag: Sendable {
     var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
+/// The GTID a GTID event names, read from its fixed fields (no decoding of the rest).
+struct ReceivedGTID: Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Sendable, Equatable {
+        case mariadb(domain: UInt32, server: UInt32, sequence: UInt64)
+        case mysql(UUID16, Int64)
+    }
+
+    var kind: Kind
+
+    /// MariaDB GTID_EVENT: sequence (8 bytes) and domain (4) open the body, the server is the
+    /// header's; MySQL GTID_LOG_EVENT: flags (1), SID (16), GNO (8). Nil for other events.
+    init?(event: UnsafeRawBufferPointer, type: UInt8) {
+        let body = 19
+        if type == EventType.mariadbGTID.rawValue, event.count >= body + 12 {
+            kind = .mariadb(
+                domain: UInt32(littleEndian: event.loadUnaligned(fromByteOffset: body + 8, as: UInt32.self)),
+                server: UInt32(littleEndian: event.loadUnaligned(fromByteOffset: 5, as: UInt32.self)),
+                sequence: UInt64(littleEndian: event.loadUnaligned(fromByteOffset: body, as: UInt64.self)))
+        } else if type == EventType.gtid.rawValue, event.count >= body + 25 {
+            let sid = UUID16(
+                high: UInt64(bigEndian: event.loadUnaligned(fromByteOffset: body + 1, as: UInt64.self)),
+                low: UInt64(bigEndian: event.loadUnaligned(fromByteOffset: body + 9, as: UInt64.self)))
+            kind = .mysql(sid, Int64(littleEndian: event.loadUnaligned(fromByteOffset: body + 17, as: Int64.self)))
+        } else {
+            return nil
+        }
+    }
+
+    var description: String {
+        switch kind {
+        case .mariadb(let domain, let server, let sequence): "\(domain)-\(server)-\(sequence)"
+        case .mysql(let sid, let gno): "\(sid):\(gno)"
+        }
+    }
+}
