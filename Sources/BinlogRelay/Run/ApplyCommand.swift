@@ -95,9 +95,6 @@ enum LocalApply {
         let stop = applier.stopFlag
         StopSignals.install { stop.set() }
         try applier.run()
-        let elapsed = ContinuousClock.now - started
-        return Outcome(
-            snapshot: applier.status.snapshot,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Outcome(snapshot: applier.status.snapshot, seconds: (ContinuousClock.now - started).seconds)
     }
 }

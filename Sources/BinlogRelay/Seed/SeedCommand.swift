@@ -102,8 +102,7 @@ struct SeedCommand: ParsableCommand {
             printError("binlog-relay seed: \(error)")
             throw ExitCode.failure
         case .success(let summary):
-            let elapsed = started.duration(to: .now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = started.duration(to: .now).seconds
             let distinct = summary.snapshots.reduce(into: [SnapshotPosition]()) { if !$0.contains($1) { $0.append($1) } }
             logger.notice(
                 "seed done: `binlog-relay run` continues from the checkpoint",
@@ -111,7 +110,7 @@ struct SeedCommand: ParsableCommand {
                     "tables": "\(summary.tables)", "rows_copied": "\(summary.rowsCopied)",
                     "rows_copied_before": "\(summary.rowsBefore)", "resumed": "\(summary.resumed)",
                     "checkpoint": "\(summary.checkpoint)", "snapshots": "\(distinct.count)",
-                    "seconds": "\(secondsText(seconds))", "channel": "\(configuration.channel)",
+                    "seconds": "\(ProgressText.seconds(seconds))", "channel": "\(configuration.channel)",
                 ])
         }
     }
@@ -122,10 +121,4 @@ final class SeedOutcome: Sendable {
     private let result = Mutex<Result<Seeder.Summary, ApplierError>?>(nil)
     func set(_ value: Result<Seeder.Summary, ApplierError>) { result.withLock { $0 = value } }
     var value: Result<Seeder.Summary, ApplierError>? { result.withLock { $0 } }
-}
-
-func secondsText(_ seconds: Double) -> String {
-    let hundredths = Int((seconds * 100).rounded())
-    let fraction = hundredths % 100
-    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }

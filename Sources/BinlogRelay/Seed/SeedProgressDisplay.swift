@@ -55,12 +55,8 @@ final class SeedProgressDisplay {
 
     private var rate: (rows: Double, bytes: Double) {
         guard let first = samples.first, let last = samples.last, first.0 < last.0 else { return (0, 0) }
-        let seconds = Self.seconds(first.0.duration(to: last.0))
+        let seconds = first.0.duration(to: last.0).seconds
         return (Double(last.1 - first.1) / seconds, Double(last.2 - first.2) / seconds)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private static func totals(_ snapshot: SeedProgress.Snapshot) -> (rows: UInt64, estimate: UInt64, bytes: UInt64) {
@@ -73,38 +69,6 @@ final class SeedProgressDisplay {
             bytes += table.bytes
         }
         return (rows, estimate, bytes)
-    }
-
-    static func bytesText(_ bytes: Double) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = bytes
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(Int(value)) B" : "\(Double(Int(value * 10)) / 10) \(units[unit])"
-    }
-
-    static func countText(_ count: Double) -> String {
-        if count >= 1_000_000 { return "\(Double(Int(count / 100_000)) / 10)M" }
-        if count >= 10_000 { return "\(Int(count / 1000))k" }
-        return "\(Int(count))"
-    }
-
-    static func timeText(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
-        let whole = Int(seconds.rounded())
-        let hours = whole / 3600
-        let minutes = whole / 60 % 60
-        let rest = whole % 60
-        let two = { (value: Int) in value < 10 ? "0\(value)" : "\(value)" }
-        return hours > 0 ? "\(hours):\(two(minutes)):\(two(rest))" : "\(minutes):\(two(rest))"
-    }
-
-    static func bar(_ fraction: Double, width: Int = 24) -> String {
-        let filled = Int((min(1, max(0, fraction)) * Double(width)).rounded(.down))
-        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
     }
 
     // MARK: - Terminal
@@ -122,15 +86,15 @@ final class SeedProgressDisplay {
             let fraction = total == 0 ? 0 : Double(table.rows) / Double(total)
             let name = table.name.count > width ? String(table.name.prefix(width - 1)) + "…" : table.name.padding(width)
             lines.append(
-                "\(name) \(Self.bar(fraction)) \(Int(fraction * 100))% \(Self.countText(Double(table.rows)))/~\(Self.countText(Double(total))) rows \(Self.bytesText(Double(table.bytes)))"
+                "\(name) \(ProgressText.bar(fraction)) \(Int(fraction * 100))% \(ProgressText.count(Double(table.rows)))/~\(ProgressText.count(Double(total))) rows \(ProgressText.bytes(Double(table.bytes)))"
             )
         }
         if active.count > 12 { lines.append("… and \(active.count - 12) more tables being copied") }
         let fraction = estimate == 0 ? 0 : Double(rows) / Double(estimate)
         let left = rate.rows > 0 ? Double(estimate - min(estimate, rows)) / rate.rows : .nan
-        let elapsed = Self.seconds(started.duration(to: .now))
+        let elapsed = started.duration(to: .now).seconds
         lines.append(
-            "\("total".padding(width)) \(Self.bar(fraction)) \(Int(fraction * 100))% \(Self.countText(Double(rows)))/~\(Self.countText(Double(estimate))) rows \(Self.bytesText(Double(bytes))) \(Self.countText(rate.rows)) rows/s \(Self.bytesText(rate.bytes))/s elapsed \(Self.timeText(elapsed)) left \(Self.timeText(left)) — \(doneCount)/\(snapshot.tables.count) tables done, \(snapshot.phase)"
+            "\("total".padding(width)) \(ProgressText.bar(fraction)) \(Int(fraction * 100))% \(ProgressText.count(Double(rows)))/~\(ProgressText.count(Double(estimate))) rows \(ProgressText.bytes(Double(bytes))) \(ProgressText.count(rate.rows)) rows/s \(ProgressText.bytes(rate.bytes))/s elapsed \(ProgressText.time(elapsed)) left \(ProgressText.time(left)) — \(doneCount)/\(snapshot.tables.count) tables done, \(snapshot.phase)"
         )
         var text = ""
         if drawnLines > 0 { text += "\u{1B}[\(drawnLines)A" }
@@ -162,7 +126,7 @@ final class SeedProgressDisplay {
             "seed progress",
             metadata: [
                 "phase": "\(snapshot.phase)", "rows": "\(rows)", "rows_estimated": "\(estimate)", "bytes": "\(bytes)",
-                "rows_per_second": "\(Int(rate.rows))", "left": "\(Self.timeText(left))",
+                "rows_per_second": "\(Int(rate.rows))", "left": "\(ProgressText.time(left))",
                 "tables_done": "\(snapshot.tables.filter(\.done).count)/\(snapshot.tables.count)",
             ])
     }

@@ -314,13 +314,3 @@ final class SourceReader: @unchecked Sendable {
         }
     }
 }
-
-extension Duration {
-    /// "0.153" (milliseconds, three decimals) for log lines.
-    var millisecondsText: String {
-        let micros = components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000
-        let whole = micros / 1000
-        let fraction = String(micros % 1000)
-        return "\(whole).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
-    }
-}

@@ -22,8 +22,7 @@ final class VerifyProgress {
     }
 
     var elapsedSeconds: Double {
-        let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        (ContinuousClock.now - started).seconds
     }
 
     func begin(tables: Int) {
@@ -78,10 +77,10 @@ final class VerifyProgress {
         lastDraw = now
         let width = 24
         let filled = totalTables == 0 ? width : width * tablesDone / totalTables
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let bar = ProgressText.bar(filled: filled, width: width)
         let seconds = max(elapsedSeconds, 0.001)
-        let rate = Self.count(UInt64(Double(rows) / seconds))
-        var line = "[\(bar)] \(tablesDone)/\(totalTables) tables  \(Self.count(rows)) rows  \(rate) rows/s  \(current)"
+        let rate = ProgressText.count(UInt64(Double(rows) / seconds))
+        var line = "\(bar) \(tablesDone)/\(totalTables) tables  \(ProgressText.count(rows)) rows  \(rate) rows/s  \(current)"
         if line.count > 120 { line = String(line.prefix(119)) + "…" }
         emit("\r\u{1B}[2K" + line)
     }
@@ -92,16 +91,5 @@ final class VerifyProgress {
 
     private func emit(_ text: String) {
         _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-    }
-
-    /// 1234567 → 1.2M.
-    static func count(_ value: UInt64) -> String {
-        switch value {
-        case ..<10_000: return String(value)
-        case ..<1_000_000: return String(value / 1000) + "k"
-        default:
-            let tenths = value / 100_000
-            return "\(tenths / 10).\(tenths % 10)M"
-        }
     }
 }

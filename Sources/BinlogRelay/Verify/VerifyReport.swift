@@ -42,7 +42,7 @@ struct VerifyReport {
             ]
             summary += ": " + parts.compactMap { status, name in count(status) > 0 ? "\(count(status)) \(name)" : nil }.joined(separator: ", ")
         }
-        lines.append(summary + " (\(Self.seconds(seconds)) s)")
+        lines.append(summary + " (\(ProgressText.seconds(seconds)) s)")
         return lines.joined(separator: "\n")
     }
 
@@ -70,7 +70,7 @@ struct VerifyReport {
             }
             tables.append("{" + fields.joined(separator: ",") + "}")
         }
-        return "{\"equal\":\(equal),\"tables_compared\":\(results.count),\"rows\":\(rows),\"seconds\":\(Self.seconds(seconds)),"
+        return "{\"equal\":\(equal),\"tables_compared\":\(results.count),\"rows\":\(rows),\"seconds\":\(ProgressText.seconds(seconds)),"
             + "\"tables\":[\(tables.joined(separator: ","))]}"
     }
 
@@ -78,11 +78,5 @@ struct VerifyReport {
     private static func values(_ values: [String]?) -> String {
         guard let values else { return "null" }
         return "[" + values.map(jsonQuoted).joined(separator: ",") + "]"
-    }
-
-    static func seconds(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
