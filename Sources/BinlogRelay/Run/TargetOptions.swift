@@ -37,7 +37,32 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
-/// The target side's options, shared by `run` and `apply`.
+/// Which tables the relay works on and where they go, shared by every command that applies,
+/// seeds or compares them (so all read the same selection the same way).
+struct SelectionOptions: ParsableArguments {
+    @Option(name: .customLong("relay-schema"), help: "The relay's own schema on the target: its checkpoint, never replicated nor compared (target.relay_schema, default binlog_relay).")
+    var relaySchema: String?
+
+    @Option(name: .customLong("include"), help: "Only these tables: schema or schema.table, with * and ? wildcards (repeatable; target.include).")
+    var include: [String] = []
+
+    @Option(name: .customLong("exclude"), help: "Not these tables: schema or schema.table, with * and ? wildcards (repeatable; target.exclude).")
+    var exclude: [String] = []
+
+    @Option(name: .customLong("rewrite-schema"), help: "Schema FROM on the source is schema TO on the target: FROM=TO (repeatable; target.rewrite_schema).")
+    var rewriteSchema: [String] = []
+
+    var overrides: [String: SettingsSources.Value] {
+        var values: [String: SettingsSources.Value] = [:]
+        values["target.relay_schema"] = relaySchema.map { .text($0) }
+        if !include.isEmpty { values["target.include"] = .list(include) }
+        if !exclude.isEmpty { values["target.exclude"] = .list(exclude) }
+        if !rewriteSchema.isEmpty { values["target.rewrite_schema"] = .list(rewriteSchema) }
+        return values
+    }
+}
+
+/// The target side's options, shared by `run`, `apply`, `promote` and `seed`.
 struct TargetOptions: ParsableArguments {
     @Option(
         name: .customLong("target-url"),
@@ -47,17 +72,8 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .customLong("channel"), help: "Names this relay's checkpoint on the target (default: default; target.channel).")
     var channel: String?
 
-    @Option(name: .customLong("relay-schema"), help: "The relay's own schema on the target, for the checkpoint table (default binlog_relay).")
-    var relaySchema: String?
-
-    @Option(name: .customLong("include"), help: "Apply only these tables: schema or schema.table, with * and ? wildcards (repeatable).")
-    var include: [String] = []
-
-    @Option(name: .customLong("exclude"), help: "Do not apply these tables: schema or schema.table, with * and ? wildcards (repeatable).")
-    var exclude: [String] = []
-
-    @Option(name: .customLong("rewrite-schema"), help: "Apply schema FROM into schema TO on the target: FROM=TO (repeatable).")
-    var rewriteSchema: [String] = []
+    @OptionGroup
+    var selection: SelectionOptions
 
     @Option(name: .customLong("batch-bytes"), help: "Commit a target transaction once its statements reach this size (default 4MiB).")
     var batchBytes: String?
@@ -69,13 +85,9 @@ struct TargetOptions: ParsableArguments {
     var workers: Int?
 
     var overrides: [String: SettingsSources.Value] {
-        var values: [String: SettingsSources.Value] = [:]
+        var values = selection.overrides
         values["target.url"] = targetURL.map { .text($0) }
         values["target.channel"] = channel.map { .text($0) }
-        values["target.relay_schema"] = relaySchema.map { .text($0) }
-        if !include.isEmpty { values["target.include"] = .list(include) }
-        if !exclude.isEmpty { values["target.exclude"] = .list(exclude) }
-        if !rewriteSchema.isEmpty { values["target.rewrite_schema"] = .list(rewriteSchema) }
         values["target.batch_bytes"] = batchBytes.map { .text($0) }
         values["target.batch_transactions"] = batchTransactions.map { .text(String($0)) }
         values["target.workers"] = workers.map { .text(String($0)) }

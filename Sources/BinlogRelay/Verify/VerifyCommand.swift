@@ -20,17 +20,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("target-url"), help: "The same for the target; TLS with VERIFY_IDENTITY unless ssl-mode says otherwise (target.url, target.password_file).")
     var targetURL: String?
 
-    @Option(name: .customLong("include"), help: "Compare only these tables: schema or schema.table, with * and ? wildcards (repeatable), as the applier's --include.")
-    var include: [String] = []
-
-    @Option(name: .customLong("exclude"), help: "Do not compare these tables (repeatable), as the applier's --exclude.")
-    var exclude: [String] = []
-
-    @Option(name: .customLong("rewrite-schema"), help: "Schema FROM on the source is TO on the target: FROM=TO (repeatable), as the applier's.")
-    var rewriteSchema: [String] = []
-
-    @Option(name: .customLong("relay-schema"), help: "The relay's own schema, never compared (target.relay_schema, default binlog_relay).")
-    var relaySchema: String?
+    @OptionGroup(title: "Tables (as the applier selects them)")
+    var selection: SelectionOptions
 
     @Option(name: .customLong("chunk-rows"), help: "Rows per chunk, walked by primary key on the source.")
     var chunkRows: Int = 10_000
@@ -62,13 +53,9 @@ struct VerifyCommand: ParsableCommand {
         guard chunkRows >= 1 else { throw VerifyError("--chunk-rows: at least 1") }
         guard recheck >= 0, recheckWait >= 0 else { throw VerifyError("--recheck and --recheck-wait: 0 or more") }
         // The same settings as `run` (--config, BINLOG_RELAY_… variables), options winning.
-        var options: [String: SettingsSources.Value] = [:]
+        var options = selection.overrides
         options["source.url"] = sourceURL.map { .text($0) }
         options["target.url"] = targetURL.map { .text($0) }
-        options["target.relay_schema"] = relaySchema.map { .text($0) }
-        if !include.isEmpty { options["target.include"] = .list(include) }
-        if !exclude.isEmpty { options["target.exclude"] = .list(exclude) }
-        if !rewriteSchema.isEmpty { options["target.rewrite_schema"] = .list(rewriteSchema) }
         let settings: RelaySettings
         do {
             settings = try RelaySettings(
