@@ -1,7 +1,6 @@
 import Applier
 import Logging
 import MySQLClient
-import SystemPackage
 
 /// The effective settings of a relay: every key of ``SettingKey/all`` resolved from the command
 /// line, the environment and the YAML file (in that order of strength), checked, with defaults.
@@ -230,19 +229,7 @@ struct RelaySettings: Sendable {
 
     /// Reads a secret from a file (a Kubernetes or Docker secret), without its trailing newline.
     static func readSecret(_ path: String, key: String) throws(SettingsError) -> String {
-        guard let descriptor = try? FileDescriptor.open(FilePath(path), .readOnly) else {
-            throw SettingsError("\(key): cannot read \(path)")
-        }
-        defer { try? descriptor.close() }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            guard let count = try? buffer.withUnsafeMutableBytes({ try descriptor.read(into: $0) }) else {
-                throw SettingsError("\(key): cannot read \(path)")
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
+        var bytes = try SettingsSources.readFile(path, what: key)
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
     }

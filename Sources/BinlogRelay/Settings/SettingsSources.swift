@@ -56,7 +56,7 @@ struct SettingsSources {
             file = nil
             return
         }
-        let bytes = try Self.readFile(configFile)
+        let bytes = try Self.readFile(configFile, what: "--config")
         do {
             // Every value marked secret: the snapshot's description (which lists the keys, read
             // below) then never holds a value.
@@ -140,12 +140,13 @@ struct SettingsSources {
         }
     }
 
-    private static func readFile(_ path: String) throws(SettingsError) -> [UInt8] {
+    /// A small file's bytes (the settings file, a password file); `what` names it in errors.
+    static func readFile(_ path: String, what: String, limit: Int = 1 << 20) throws(SettingsError) -> [UInt8] {
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(FilePath(path), .readOnly)
         } catch {
-            throw SettingsError("--config \(path): cannot open: \(error)")
+            throw SettingsError("\(what): cannot read \(path): \(error)")
         }
         defer { try? descriptor.close() }
         var bytes: [UInt8] = []
@@ -155,11 +156,11 @@ struct SettingsSources {
             do {
                 count = try buffer.withUnsafeMutableBytes { try descriptor.read(into: $0) }
             } catch {
-                throw SettingsError("--config \(path): cannot read: \(error)")
+                throw SettingsError("\(what): cannot read \(path): \(error)")
             }
             if count == 0 { break }
             bytes.append(contentsOf: buffer[0..<count])
-            guard bytes.count <= 1 << 20 else { throw SettingsError("--config \(path): larger than 1 MiB") }
+            guard bytes.count <= limit else { throw SettingsError("\(what): \(path) is larger than \(limit) bytes") }
         }
         return bytes
     }
