@@ -249,7 +249,7 @@ public final class Applier: @unchecked Sendable {
         // stays, and the statements before it have all run).
         let statements =
             ["SET NAMES utf8mb4", Self.sessionSettings] + extra
-            + ["SELECT @@max_allowed_packet", "SELECT UNIX_TIMESTAMP(SYSDATE(6))", "SET SESSION binlog_format = 'ROW'"]
+            + ["SELECT @@max_allowed_packet", ClockOffset.query, "SET SESSION binlog_format = 'ROW'"]
         let sent = wallClockSeconds()
         let outcome = Array(statements.joined(separator: ";").utf8).withUnsafeBytes {
             connection.executeBatch($0, keepingResults: true)
@@ -261,7 +261,7 @@ public final class Applier: @unchecked Sendable {
         let packet = outcome.resultSets.first?.scalar.flatMap(Int.init) ?? (16 << 20)
         var clock: ClockOffset?
         if outcome.resultSets.count > 1, let server = outcome.resultSets[1].scalar.flatMap(Double.init) {
-            clock = ClockOffset(offset: server - (sent + received) / 2, uncertainty: (received - sent) / 2)
+            clock = ClockOffset(server: server, sent: sent, received: received)
         }
         return (connection, packet, clock)
     }

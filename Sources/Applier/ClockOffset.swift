@@ -17,18 +17,23 @@ public struct ClockOffset: Sendable, Equatable {
         self.uncertainty = uncertainty
     }
 
-    /// Asks the server for its time a few times and keeps the sample with the shortest round trip,
-    /// taking the server's reading to fall in the middle of it (as NTP does). Nil when the server
-    /// cannot be asked.
+    /// The statement whose answer is the server's clock, in seconds since the epoch.
+    public static let query = "SELECT UNIX_TIMESTAMP(SYSDATE(6))"
+
+    /// One sample: the server read its clock (`server`) between `sent` and `received` (this
+    /// machine's clock); taken to be in the middle of that round trip, as NTP does.
+    public init(server: Double, sent: Double, received: Double) {
+        self.init(offset: server - (sent + received) / 2, uncertainty: (received - sent) / 2)
+    }
+
+    /// Asks the server for its time a few times and keeps the sample with the shortest round trip.
+    /// Nil when the server cannot be asked.
     public static func measure(_ connection: MySQLConnection, samples: Int = 3) -> ClockOffset? {
         var best: ClockOffset?
         for _ in 0..<samples {
             let sent = wallClockSeconds()
-            guard let text = try? connection.query("SELECT UNIX_TIMESTAMP(SYSDATE(6))").scalar, let server = Double(text) else {
-                return best
-            }
-            let received = wallClockSeconds()
-            let sample = ClockOffset(offset: server - (sent + received) / 2, uncertainty: (received - sent) / 2)
+            guard let text = try? connection.query(query).scalar, let server = Double(text) else { return best }
+            let sample = ClockOffset(server: server, sent: sent, received: wallClockSeconds())
             if best.map({ sample.uncertainty < $0.uncertainty }) ?? true { best = sample }
         }
         return best
