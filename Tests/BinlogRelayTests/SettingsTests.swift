@@ -160,7 +160,7 @@ import Testing
 
     private func inputs(now: Double = 1000) -> LagInputs {
         LagInputs(
-            now: now, sourceClockOffset: 0, heartbeatPeriod: 1, connected: true, lastHeartbeatArrival: 0, lastEventArrival: 0,
+            now: now, sourceClockOffset: 0, heartbeatPeriod: 1, lastHeartbeatArrival: 0, lastEventArrival: 0,
             lastEventCommit: 0, allDurable: true, durableCommit: 0, hasTarget: true, appliedCommit: 0, applyPending: false)
     }
 
@@ -180,7 +180,6 @@ import Testing
         cut.lastEventArrival = 900
         cut.lastEventCommit = 900
         cut.durableCommit = 900
-        cut.connected = false
         let first = Lag(cut).receive ?? -1
         cut.now += 5
         let later = Lag(cut).receive ?? -1

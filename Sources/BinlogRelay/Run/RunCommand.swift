@@ -177,8 +177,7 @@ struct RunCommand: AsyncParsableCommand {
             configuration: .init(
                 sourceEndpoint: sourceSettings.connection.endpoint, targetEndpoint: settings.target?.connection.endpoint,
                 channel: settings.target?.channel ?? "default", heartbeatPeriod: sourceSettings.heartbeatSeconds,
-                readyMaxLagSeconds: settings.http.readyMaxLagSeconds, logDirectory: logSettings.directory,
-                semiSyncRequested: sourceSettings.semiSync),
+                readyMaxLagSeconds: settings.http.readyMaxLagSeconds, logDirectory: logSettings.directory),
             source: reader.status, applier: appliedStatus, frontier: frontier)
         let applierDone = Completion()
         let promotion = settings.target.map { target in

@@ -11,7 +11,6 @@ struct LagInputs: Sendable {
     /// Source clock minus local clock (0 when unknown).
     var sourceClockOffset: Double
     var heartbeatPeriod: Double
-    var connected: Bool
     /// Local arrival time of the last heartbeat (0: none yet).
     var lastHeartbeatArrival: Double
     /// Local arrival time and source commit time (seconds) of the newest event that was not a heartbeat.

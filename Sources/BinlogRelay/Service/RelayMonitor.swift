@@ -13,7 +13,6 @@ final class RelayMonitor: Sendable {
         var heartbeatPeriod: Double = 1
         var readyMaxLagSeconds: Double = 60
         var logDirectory: String?
-        var semiSyncRequested = false
     }
 
     enum Phase: String, Sendable {
@@ -49,7 +48,6 @@ final class RelayMonitor: Sendable {
         let durableCommit = durable.map(Self.commitSeconds) ?? 0
         let inputs = LagInputs(
             now: now, sourceClockOffset: sourceSnapshot?.clockOffset ?? 0, heartbeatPeriod: configuration.heartbeatPeriod,
-            connected: sourceSnapshot?.connected ?? false,
             lastHeartbeatArrival: sourceSnapshot?.lastHeartbeatArrival ?? 0,
             lastEventArrival: sourceSnapshot?.lastEventArrival ?? 0,
             lastEventCommit: Double(sourceSnapshot?.lastEventTimestamp ?? 0),

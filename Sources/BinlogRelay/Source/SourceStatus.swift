@@ -62,7 +62,6 @@ final class SourceStatus: Sendable {
         var lastEventTimestamp: UInt32 = 0
         /// Local wall-clock time (seconds since the epoch) when that transaction end arrived.
         var lastEventArrival: Double = 0
-        var lastHeartbeatAt: ContinuousClock.Instant?
         /// Local wall-clock time of the last heartbeat: the source had nothing newer then.
         var lastHeartbeatArrival: Double = 0
         /// The source file (as of the last sync) and end position of the newest event received.
@@ -82,7 +81,6 @@ final class SourceStatus: Sendable {
         var isMariaDB = true
         /// Source clock minus local clock, in seconds, measured at connect (round-trip corrected).
         var clockOffset: Double?
-        var clockOffsetUncertainty: Double?
         var lastFsync: Duration = .zero
         /// Syncs of the local log (each: write + fdatasync), and the time they took in all.
         var syncs: UInt64 = 0
@@ -105,10 +103,7 @@ final class SourceStatus: Sendable {
         state.withLock {
             $0.serverVersion = version
             $0.isMariaDB = isMariaDB
-            if let clock {
-                $0.clockOffset = clock.offset
-                $0.clockOffsetUncertainty = clock.uncertainty
-            }
+            if let clock { $0.clockOffset = clock.offset }
             $0.connected = true
             $0.semiSyncActive = semiSync
             $0.sourceSemiSyncEnabled = sourceSemiSync
@@ -215,7 +210,6 @@ final class SourceStatus: Sendable {
         let now = wallClockSeconds()
         state.withLock {
             if everythingDurable { $0.allDurable = true }
-            $0.lastHeartbeatAt = .now
             $0.lastHeartbeatArrival = now
         }
     }
