@@ -46,6 +46,9 @@ public final class Applier: @unchecked Sendable {
     private var maximumPacket = 16 << 20
     /// The target's tables by schema, then name (read a schema at a time).
     private var tables: [String: [String: TargetTable]] = [:]
+    /// Tables other schemas' foreign keys reference (``TargetTable/crossSchemaQuery``): read with
+    /// a session's first schema, then learnt from each schema read.
+    private var referencedElsewhere: Set<String>?
     private var bindings: [String: TableBinding] = [:]
     private var collations: [UInt32: (String, String)] = [:]
     /// The schema read in the round trip of the last DDL statement, until a row event uses it.
@@ -67,6 +70,19 @@ public final class Applier: @unchecked Sendable {
         /// Source transactions it applies.
         var transactions: Int
     }
+    /// A group sent with one connection whose results are not read yet (``send(committing:commitSent:deferring:)``):
+    /// the next group is built while the target applies it. Read before anything else goes to
+    /// the target (``finishInFlight()``).
+    private struct InFlight {
+        var batch: ApplyBatch
+        var checkpoint: Checkpoint
+        /// Its COMMIT waits for the next round trip (``deferredCommit``).
+        var defers: Bool
+        /// The deferred group whose COMMIT leads it.
+        var commits: DeferredCommit?
+        var started: ContinuousClock.Instant
+    }
+    private var inFlight: InFlight?
     /// The last checkpoint committed on the target, and the position after the last transaction read.
     private var committed: Checkpoint!
     private var pending: Checkpoint!
@@ -188,6 +204,7 @@ public final class Applier: @unchecked Sendable {
         connection = nil
         targetTransactionOpen = false
         deferredCommit = nil
+        inFlight = nil
         groupOnThisConnection = false
         batch.reset()
     }
@@ -271,10 +288,16 @@ public final class Applier: @unchecked Sendable {
     /// and an explicit 0 in an AUTO_INCREMENT column allowed as the source allowed them; TIMESTAMPs
     /// written in UTC; `foreign_key_checks` off here, and set by each group as each row event says
     /// the source had it (so the target runs the cascades the binlog does not hold).
+    /// `character_set_client` is `binary`: the server's lexer then reads the statements byte by
+    /// byte instead of checking each byte of a string literal for a multi-byte character (a
+    /// `_binary'…'` BLOB of random bytes lexes 3x faster: Benchmarks/RESULTS.md). Nothing is lost:
+    /// every character literal names its character set (`_binary`, `_utf8mb4`), text without one
+    /// (dates, checkpoint values) goes to `character_set_connection` byte for byte, and so do the
+    /// UTF-8 bytes of identifiers.
     static let rowSession = """
         SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION', \
         time_zone = '+00:00', foreign_key_checks = 0, unique_checks = 1, sql_auto_is_null = 0, \
-        character_set_client = utf8mb4, character_set_connection = utf8mb4, character_set_results = utf8mb4, \
+        character_set_client = binary, character_set_connection = utf8mb4, character_set_results = utf8mb4, \
         timestamp = DEFAULT, @binlog_relay_applying = 1
         """
     /// ``rowSession`` and autocommit, for a new connection (`SET autocommit = 1` inside a
@@ -300,6 +323,7 @@ public final class Applier: @unchecked Sendable {
         let (connection, found, created) = try connect(first: first)
         self.connection = connection
         tables.removeAll()
+        referencedElsewhere = nil
         bindings.removeAll()
         batch.reset()
         targetTransactionOpen = false
@@ -569,7 +593,8 @@ public final class Applier: @unchecked Sendable {
                 sessionForeignKeyChecks = checks
             }
             do {
-                try statements.write(rows, binding: binding, context: context, into: &batch, idempotent: idempotent)
+                try statements.write(
+                    rows, binding: binding, context: context, into: &batch, idempotent: idempotent, foreignKeysChecked: checks)
             } catch {
                 var error = located(error, entry)
                 error.table = binding.displayName
@@ -788,6 +813,11 @@ public final class Applier: @unchecked Sendable {
     private func confirmDeferredCommit() {
         guard let deferred = deferredCommit else { return }
         deferredCommit = nil
+        confirm(deferred)
+    }
+
+    /// `deferred`'s COMMIT went through.
+    private func confirm(_ deferred: DeferredCommit) {
         committed = deferred.checkpoint
         status.update {
             $0.applied = deferred.checkpoint
@@ -797,6 +827,7 @@ public final class Applier: @unchecked Sendable {
 
     /// Commits the deferred group in a round trip of its own (nothing else is to be sent now).
     private func flushDeferredCommit() throws(ApplierError) {
+        try finishInFlight()
         guard let deferred = deferredCommit else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         do {
@@ -854,6 +885,7 @@ public final class Applier: @unchecked Sendable {
         _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, lead: Lead?, head: SQLText, tail: SQLText
     ) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        try finishInFlight()
         let prologue = try statementPrologue(query, entry: entry)
         let target = configuration.filter.targetSchema(query.schemaName)
         var text = Array(query.query)
@@ -883,7 +915,9 @@ public final class Applier: @unchecked Sendable {
         // The schema the statement changes, read again in the same round trip after it (the rows
         // that follow need it): unless the last four reads went unused (a run of DDL statements).
         let reread = !query.schemaName.isEmpty && unusedSchemaReads < 4
-        let rereadQuery = reread ? TargetTable.query(target, escape: connection.escape) : ""
+        let readsReferences = reread && referencedElsewhere == nil
+        let rereadQuery =
+            reread ? (readsReferences ? TargetTable.crossSchemaQuery + ";" : "") + TargetTable.query(target, escape: connection.escape) : ""
         var lead = lead
         var head = head
         var withSchema = true
@@ -964,8 +998,12 @@ public final class Applier: @unchecked Sendable {
         tables.removeAll()
         bindings.removeAll()
         sessionForeignKeyChecks = nil
-        if reread && schemaResults.count == 4 {
-            tables[target] = TargetTable.parse(schemaResults, schema: target)
+        if readsReferences && schemaResults.count == 5 {
+            referencedElsewhere = Self.references(schemaResults.removeFirst())
+        }
+        if reread && schemaResults.count == 4 && referencedElsewhere != nil {
+            learnReferences(schemaResults, schema: target)
+            tables[target] = TargetTable.parse(schemaResults, schema: target, referencedElsewhere: referencedElsewhere ?? [])
             unusedSchemaReads += 1
             schemaReadAhead = target
         }
@@ -1064,6 +1102,7 @@ public final class Applier: @unchecked Sendable {
     private func collationName(_ id: UInt32) throws(ApplierError) -> (String, String)? {
         if collations.isEmpty {
             guard let connection else { throw ApplierError(.connection, "not connected") }
+            try finishInFlight()
             do {
                 for row in try connection.query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS").rows {
                     if let id = row[0].flatMap({ UInt32($0) }), let charset = row[1] ?? nil, let collation = row[2] ?? nil {
@@ -1189,6 +1228,7 @@ public final class Applier: @unchecked Sendable {
     /// (nothing in it can miss a row without the server failing it).
     private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false, deferring: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        try finishInFlight()
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
                 .target,
@@ -1196,6 +1236,24 @@ public final class Applier: @unchecked Sendable {
             )
         }
         let started = ContinuousClock.now
+        if pool == nil, let checkpoint, commitSent || deferring {
+            // Sent ahead: the group ends here on the target (committed, or its COMMIT deferred to
+            // the next round trip), so the next one can be built while the target applies it; its
+            // results are checked before anything more is sent (finishInFlight), a failed check
+            // stops before the next group and its COMMIT of this one go.
+            let commits = batch.leadingCommit ? deferredCommit : nil
+            if let error = batch.sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
+                var failure = ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
+                failure.location = checkpoint.location
+                throw failure
+            }
+            let defers = !commitSent
+            inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started)
+            deferredCommit = defers ? DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) : nil
+            targetTransactionOpen = false
+            batch.reset()
+            return
+        }
         let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         // The group before it, committed by its first statement.
         if batch.leadingCommit && !outcome.affectedRows.isEmpty { confirmDeferredCommit() }
@@ -1241,6 +1299,40 @@ public final class Applier: @unchecked Sendable {
             }
         }
         batch.reset(keepingTransactionCount: checkpoint == nil)
+    }
+
+    /// Reads and checks the results of the group sent ahead (``inFlight``), as
+    /// ``send(committing:commitSent:deferring:)`` does for a group it waits for.
+    private func finishInFlight() throws(ApplierError) {
+        guard let sent = inFlight else { return }
+        inFlight = nil
+        guard let connection else { throw ApplierError(.connection, "not connected") }
+        let outcome = connection.readBatch()
+        // The group before it, committed by its first statement.
+        if let commits = sent.commits, !outcome.affectedRows.isEmpty { confirm(commits) }
+        do {
+            try ApplyBatch.check(outcome, of: sent.batch)
+        } catch {
+            // The group failed: its COMMIT must not go (a reconnect rolls it back too).
+            if sent.defers { deferredCommit = nil }
+            if outcome.error == nil { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        status.recordBatch(sent.batch, took: ContinuousClock.now - sent.started, committed: sent.defers ? nil : sent.checkpoint)
+        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
+        if !sent.defers { committed = sent.checkpoint }
+        status.update {
+            $0.readLocation = sent.checkpoint.location
+            $0.state = .applying
+        }
+        if logger.logLevel <= .debug {
+            logger.debug(
+                "applied",
+                metadata: [
+                    "checkpoint": "\(sent.checkpoint.location)", "source": "\(sent.checkpoint.source)",
+                    "transactions": "\(sent.batch.transactionsEnded)", "bytes": "\(sent.batch.byteCount)",
+                ])
+        }
     }
 
     /// Writes a checkpoint in a transaction of its own (the marker first, as every relay
@@ -1295,8 +1387,15 @@ public final class Applier: @unchecked Sendable {
             // The whole schema in one round trip: after a DDL statement every table of it is
             // read again, and across a slow link one query beats one per table.
             guard let connection else { throw ApplierError(.connection, "not connected") }
+            try finishInFlight()
             do {
-                tables[schema] = try TargetTable.loadSchema(schema, from: connection)
+                var query = TargetTable.query(schema, escape: connection.escape)
+                let first = referencedElsewhere == nil
+                if first { query = TargetTable.crossSchemaQuery + ";" + query }
+                var results = try connection.queryAll(query)
+                if first && !results.isEmpty { referencedElsewhere = Self.references(results.removeFirst()) }
+                learnReferences(results, schema: schema)
+                tables[schema] = TargetTable.parse(results, schema: schema, referencedElsewhere: referencedElsewhere ?? [])
             } catch {
                 throw ApplierError(error.isTransient ? .connection : .target, "cannot read the target's schema", server: error)
             }
@@ -1323,6 +1422,27 @@ public final class Applier: @unchecked Sendable {
         } catch {
             throw located(error, entry)
         }
+    }
+
+    /// ``TargetTable/crossSchemaQuery``'s result as a set of ``TargetTable/qualifiedKey(_:_:)``s.
+    private static func references(_ result: MySQLResult) -> Set<String> {
+        Set(
+            result.rows.compactMap { row in
+                guard let schema = row[0] ?? nil, let table = row[1] ?? nil else { return nil }
+                return TargetTable.qualifiedKey(schema, table)
+            })
+    }
+
+    /// Adds the tables of other schemas that `schema`'s foreign keys reference (read in
+    /// `results`, see ``TargetTable/query(_:escape:)``) to ``referencedElsewhere``; a table newly
+    /// known so is read again when next needed.
+    private func learnReferences(_ results: [MySQLResult], schema: String) {
+        guard var known = referencedElsewhere else { return }
+        for key in TargetTable.crossSchemaReferences(results, schema: schema) where known.insert(key).inserted {
+            tables[String(key.prefix { $0 != "\u{0}" })] = nil
+            bindings.removeAll()
+        }
+        referencedElsewhere = known
     }
 
     // MARK: - Helpers

@@ -3,10 +3,12 @@ import BinlogFormat
 /// Turns a row event into INSERT, UPDATE and DELETE statements on the target, by key.
 ///
 /// - Inserts of one event go as multi-row INSERTs (split every ~`statementBytes`).
-/// - Updates go one statement a row: `SET` every logged after-image column, `WHERE` the key
-///   from the before-image (the whole before-image with `<=>` and `LIMIT 1` when the table has
-///   no usable key).
-/// - Deletes by a one-column key go as `DELETE … WHERE k IN (…)`; others one statement a row.
+/// - Updates go as one `UPDATE … SET c=CASE k WHEN … END … WHERE k IN (…)` per chunk of rows
+///   where no order can matter (``UpdateChunk``), others one statement a row: `SET` every
+///   changed after-image column, `WHERE` the key from the before-image (the whole before-image
+///   with `<=>` and `LIMIT 1` when the table has no usable key).
+/// - Deletes by key go as `DELETE … WHERE k IN (…)` (or `(a,b) IN (…)`); others, and those of a
+///   table that references itself, one statement a row.
 /// Every statement says how many rows it must affect (see ``ApplyBatch``).
 struct RowStatements {
     /// Where a multi-row statement is cut: well under any `max_allowed_packet`.
@@ -36,8 +38,10 @@ struct RowStatements {
 
     /// `idempotent`: the change may already be on the target (a seed's window, see SeedWindows):
     /// written so that applying it again does no harm (``writeIdempotent``).
+    /// `foreignKeysChecked`: the target checks foreign keys for this event (see ``UpdateChunk``).
     func write(
-        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch, idempotent: Bool = false
+        _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch, idempotent: Bool = false,
+        foreignKeysChecked: Bool = true
     ) throws(ApplierError) {
         do throws(BinlogError) {
             var rows = try event.rows()
@@ -48,8 +52,10 @@ struct RowStatements {
             }
             switch event.kind {
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
-            case .update: try writeUpdates(&rows, binding: binding, context: context, into: &batch)
-            case .delete: try writeDeletes(&rows, binding: binding, context: context, into: &batch)
+            case .update:
+                try writeUpdates(&rows, binding: binding, context: context, foreignKeysChecked: foreignKeysChecked, into: &batch)
+            case .delete:
+                try writeDeletes(&rows, binding: binding, context: context, foreignKeysChecked: foreignKeysChecked, into: &batch)
             }
         } catch {
             throw ApplierError(.decode, "a row of the event cannot be decoded: \(error)")
@@ -131,62 +137,95 @@ struct RowStatements {
     // MARK: - UPDATE
 
     private func writeUpdates(
-        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, foreignKeysChecked: Bool, into batch: inout ApplyBatch
     ) throws(BinlogError) {
-        // The before-image's stored bytes per column: an after-image column with the same bytes
-        // did not change and is left out of SET (less to parse, no secondary index touched), unless
-        // the target would change it itself (ON UPDATE CURRENT_TIMESTAMP).
-        var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: binding.columnNames.count)
-        var beforeNull = [Bool](repeating: false, count: binding.columnNames.count)
+        let columns = binding.columnNames.count
+        var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: columns)
+        var beforeNull = [Bool](repeating: false, count: columns)
+        var literalBytes = [Int](repeating: 0, count: columns)
+        // Mutated in place (`chunk!.`): a copy would copy its rows on every change.
+        var chunk = UpdateChunk(binding: binding, foreignKeysChecked: foreignKeysChecked, maxBytes: statementBytes)
+        func writeChunk(into batch: inout ApplyBatch) throws(BinlogError) {
+            guard chunk != nil, !chunk!.isEmpty else { return }
+            let statementStart = batch.sql.count
+            let permissive = chunk!.permissive
+            let count = try chunk!.write(into: &batch.sql)
+            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
+            batch.endStatement(expecting: count, context: context, mayMiss: true)
+        }
         while let change = try rows.next() {
             guard let before = change.before, let after = change.after else { continue }
-            let statementStart = batch.sql.count
-            var permissive = false
-            for index in beforeBytes.indices { beforeBytes[index] = nil }
-            var scan = before.makeIterator()
-            while let (index, value, bytes) = try scan.nextWithBytes() {
-                beforeBytes[index] = bytes
-                beforeNull[index] = value.isNull
-            }
-            batch.sql.append("UPDATE ")
-            batch.sql.append(binding.qualifiedName)
-            batch.sql.append(" SET ")
-            var first = true
-            var iterator = after.makeIterator()
-            while let (index, value, bytes) = try iterator.nextWithBytes() {
-                guard binding.writable[index] else { continue }
-                if let old = beforeBytes[index], beforeNull[index] == value.isNull, !binding.alwaysSet[index], old.elementsEqual(bytes) {
-                    continue
-                }
-                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
-                first = false
-                batch.sql.append(binding.columnNames[index])
-                batch.sql.append(byte: UInt8(ascii: "="))
-                if case .jsonDiff(let diff) = value {
-                    let name = String(decoding: binding.columnNames[index], as: UTF8.self)
-                    batch.sql.append(try diff.sqlExpression(column: name, lineSeparator: " "))
-                } else {
-                    if Self.isEnumZero(value) { permissive = true }
-                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
-                }
-            }
-            if first {
-                // Nothing changed: still find the row (a missing one means the copy diverged).
-                let column = binding.key.first ?? binding.writable.firstIndex(of: true) ?? 0
-                batch.sql.append(binding.columnNames[column])
-                batch.sql.append(byte: UInt8(ascii: "="))
-                batch.sql.append(binding.columnNames[column])
-            }
-            let limit = try writeWhere(before, binding: binding, into: &batch.sql)
-            if limit { batch.sql.append(" LIMIT 1") }
-            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-            batch.endStatement(expecting: 1, context: context, mayMiss: true)
             batch.rowsUpdated += 1
             if batch.collectsKeys {
                 try addKeys(before, binding: binding, into: &batch)
                 try addKeys(after, binding: binding, into: &batch, partialImage: true)
             }
+            if chunk != nil {
+                try chunk!.examine(
+                    before: before, after: after, beforeBytes: &beforeBytes, beforeNull: &beforeNull, rowLiteralBytes: &literalBytes)
+                if chunk!.row.fits {
+                    if !chunk!.accepts(after: after, rowLiteralBytes: literalBytes) { try writeChunk(into: &batch) }
+                    chunk!.add(before: before, after: after, rowLiteralBytes: literalBytes)
+                    continue
+                }
+                try writeChunk(into: &batch)
+            }
+            try writeUpdate(before: before, after: after, binding: binding, context: context, beforeBytes: &beforeBytes, beforeNull: &beforeNull, into: &batch)
         }
+        try writeChunk(into: &batch)
+    }
+
+    /// One row's UPDATE: `SET` every logged after-image column that changed, `WHERE` the key from
+    /// the before-image (the whole before-image with `<=>` and `LIMIT 1` when the table has no
+    /// usable key).
+    private func writeUpdate(
+        before: RowImage, after: RowImage, binding: TableBinding, context: Int32,
+        beforeBytes: inout [UnsafeRawBufferPointer?], beforeNull: inout [Bool], into batch: inout ApplyBatch
+    ) throws(BinlogError) {
+        // The before-image's stored bytes per column: an after-image column with the same bytes
+        // did not change and is left out of SET (less to parse, no secondary index touched), unless
+        // the target would change it itself (ON UPDATE CURRENT_TIMESTAMP).
+        let statementStart = batch.sql.count
+        var permissive = false
+        for index in beforeBytes.indices { beforeBytes[index] = nil }
+        var scan = before.makeIterator()
+        while let (index, value, bytes) = try scan.nextWithBytes() {
+            beforeBytes[index] = bytes
+            beforeNull[index] = value.isNull
+        }
+        batch.sql.append("UPDATE ")
+        batch.sql.append(binding.qualifiedName)
+        batch.sql.append(" SET ")
+        var first = true
+        var iterator = after.makeIterator()
+        while let (index, value, bytes) = try iterator.nextWithBytes() {
+            guard binding.writable[index] else { continue }
+            if let old = beforeBytes[index], beforeNull[index] == value.isNull, !binding.alwaysSet[index], old.elementsEqual(bytes) {
+                continue
+            }
+            if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
+            first = false
+            batch.sql.append(binding.columnNames[index])
+            batch.sql.append(byte: UInt8(ascii: "="))
+            if case .jsonDiff(let diff) = value {
+                let name = String(decoding: binding.columnNames[index], as: UTF8.self)
+                batch.sql.append(try diff.sqlExpression(column: name, lineSeparator: " "))
+            } else {
+                if Self.isEnumZero(value) { permissive = true }
+                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
+            }
+        }
+        if first {
+            // Nothing changed: still find the row (a missing one means the copy diverged).
+            let column = binding.key.first ?? binding.writable.firstIndex(of: true) ?? 0
+            batch.sql.append(binding.columnNames[column])
+            batch.sql.append(byte: UInt8(ascii: "="))
+            batch.sql.append(binding.columnNames[column])
+        }
+        let limit = try writeWhere(before, binding: binding, into: &batch.sql)
+        if limit { batch.sql.append(" LIMIT 1") }
+        if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
+        batch.endStatement(expecting: 1, context: context, mayMiss: true)
     }
 
     /// ` WHERE …` finding the before-image's row; returns whether LIMIT 1 must follow (no key).
@@ -215,60 +254,76 @@ struct RowStatements {
     // MARK: - DELETE
 
     private func writeDeletes(
-        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, foreignKeysChecked: Bool, into batch: inout ApplyBatch
     ) throws(BinlogError) {
-        let singleKey = binding.key.count == 1 ? binding.key[0] : nil
+        // `k IN (…)`, or `(a,b) IN ((…),…)` for a key of several columns; row by row for a table
+        // that references itself (see UpdateChunk) and for rows without their key.
+        let key = binding.key
+        let manyRows = !key.isEmpty && !(foreignKeysChecked && binding.target.referencesItself)
         var open = false
         var statementStart = 0
         var count: UInt64 = 0
+        func close(_ batch: inout ApplyBatch) {
+            guard open else { return }
+            batch.sql.append(byte: UInt8(ascii: ")"))
+            batch.endStatement(expecting: count, context: context, mayMiss: true)
+            open = false
+            count = 0
+        }
         while let change = try rows.next() {
             guard let before = change.before else { continue }
             if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
-            if let keyColumn = singleKey, before.present[keyColumn] {
-                if !open {
-                    statementStart = batch.sql.count
-                    batch.sql.append("DELETE FROM ")
-                    batch.sql.append(binding.qualifiedName)
-                    batch.sql.append(" WHERE ")
-                    batch.sql.append(binding.columnNames[keyColumn])
-                    batch.sql.append(" IN (")
-                    open = true
-                } else {
-                    batch.sql.append(byte: UInt8(ascii: ","))
-                }
-                var iterator = before.makeIterator()
-                while let (index, value) = try iterator.next() {
-                    guard index == keyColumn else { continue }
-                    try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
-                    break
-                }
-                count += 1
-                batch.rowsDeleted += 1
-                if batch.sql.count - statementStart >= statementBytes {
-                    batch.sql.append(byte: UInt8(ascii: ")"))
-                    batch.endStatement(expecting: count, context: context, mayMiss: true)
-                    open = false
-                    count = 0
-                }
-            } else {
-                if open {
-                    batch.sql.append(byte: UInt8(ascii: ")"))
-                    batch.endStatement(expecting: count, context: context, mayMiss: true)
-                    open = false
-                    count = 0
-                }
+            batch.rowsDeleted += 1
+            let present = before.present
+            guard manyRows, key.allSatisfy({ present[$0] }) else {
+                close(&batch)
                 batch.sql.append("DELETE FROM ")
                 batch.sql.append(binding.qualifiedName)
                 let limit = try writeWhere(before, binding: binding, into: &batch.sql)
                 if limit { batch.sql.append(" LIMIT 1") }
                 batch.endStatement(expecting: 1, context: context, mayMiss: true)
-                batch.rowsDeleted += 1
+                continue
             }
+            if !open {
+                statementStart = batch.sql.count
+                batch.sql.append("DELETE FROM ")
+                batch.sql.append(binding.qualifiedName)
+                batch.sql.append(" WHERE ")
+                Self.appendKeyColumns(binding, into: &batch.sql)
+                batch.sql.append(" IN (")
+                open = true
+            } else {
+                batch.sql.append(byte: UInt8(ascii: ","))
+            }
+            if key.count > 1 { batch.sql.append(byte: UInt8(ascii: "(")) }
+            var first = true
+            var iterator = before.makeIterator()
+            while let (index, value) = try iterator.next() {
+                guard key.contains(index) else { continue }
+                if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
+                first = false
+                try wrap { () throws(ApplierError) in try SQLLiteral.write(value, unsigned: binding.unsigned[index], padTo: binding.padLength[index], into: &batch.sql) }
+            }
+            if key.count > 1 { batch.sql.append(byte: UInt8(ascii: ")")) }
+            count += 1
+            if batch.sql.count - statementStart >= statementBytes { close(&batch) }
         }
-        if open {
-            batch.sql.append(byte: UInt8(ascii: ")"))
-            batch.endStatement(expecting: count, context: context, mayMiss: true)
+        close(&batch)
+    }
+
+    /// `k`, or `(a,b)` for a key of several columns: in binlog column order, as a row image lists
+    /// its values.
+    static func appendKeyColumns(_ binding: TableBinding, into sql: inout SQLText) {
+        guard binding.key.count > 1 else {
+            sql.append(binding.columnNames[binding.key[0]])
+            return
         }
+        sql.append(byte: UInt8(ascii: "("))
+        for (position, column) in binding.key.sorted().enumerated() {
+            if position > 0 { sql.append(byte: UInt8(ascii: ",")) }
+            sql.append(binding.columnNames[column])
+        }
+        sql.append(byte: UInt8(ascii: ")"))
     }
 
     /// Adds the row's write set to the batch: a hash of each unique key's value (the table alone
@@ -308,9 +363,13 @@ struct RowStatements {
     }
 
     /// Runs a literal writer inside a decoding loop, carrying its error out as a decode error.
-    func wrap(_ body: () throws(ApplierError) -> Void) throws(BinlogError) {
+    func wrap<T>(_ body: () throws(ApplierError) -> T) throws(BinlogError) -> T {
+        try Self.wrap(body)
+    }
+
+    static func wrap<T>(_ body: () throws(ApplierError) -> T) throws(BinlogError) -> T {
         do {
-            try body()
+            return try body()
         } catch {
             throw BinlogError(.corrupt, error.message, offset: 0)
         }

@@ -33,11 +33,32 @@ struct TargetTable: Sendable {
     var unguardedTriggers: [String] = []
     /// The table has foreign keys, or others reference it.
     var hasForeignKeys = false
+    /// A foreign key of the table references the table itself: checked row by row, in the order
+    /// a statement meets the rows, so a statement of many rows may fail (or cascade) where the
+    /// source's rows one after another did not (see ``UpdateChunk``).
+    var referencesItself = false
 
-    /// Reads every table of a schema (columns and keys) in one round trip: after a DDL statement
-    /// the applier reads the target's schema again, and across a slow link each round trip counts.
-    static func loadSchema(_ schema: String, from connection: MySQLConnection) throws(MySQLError) -> [String: TargetTable] {
-        parse(try connection.queryAll(query(schema, escape: connection.escape)), schema: schema)
+    /// The tables other schemas' foreign keys reference, as (schema, table) rows. Looked up by the
+    /// referenced schema, REFERENTIAL_CONSTRAINTS opens every table of the server (2 ms for 300
+    /// tables here, and a DDL statement is followed by a read of its schema), so the applier reads
+    /// this once a session and learns the rest from each schema's own constraints
+    /// (``crossSchemaReferences(_:schema:)``).
+    static let crossSchemaQuery = """
+        SELECT UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+        WHERE UNIQUE_CONSTRAINT_SCHEMA <> CONSTRAINT_SCHEMA
+        """
+
+    /// `schema` and `table` as one key of a set of tables.
+    static func qualifiedKey(_ schema: String, _ table: String) -> String { schema + "\u{0}" + table }
+
+    /// The tables of other schemas that `schema`'s foreign keys reference, from the fourth result
+    /// set of ``query(_:escape:)``, as ``qualifiedKey(_:_:)``s.
+    static func crossSchemaReferences(_ results: [MySQLResult], schema: String) -> [String] {
+        guard results.count == 4 else { return [] }
+        return results[3].rows.compactMap { row in
+            guard let referenced = row[2] ?? nil, referenced != schema, let table = row[3] ?? nil else { return nil }
+            return qualifiedKey(referenced, table)
+        }
     }
 
     /// The statements that read a schema's tables (four result sets, for ``parse(_:schema:)``),
@@ -52,13 +73,13 @@ struct TargetTable: Sendable {
             SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS \
             WHERE EVENT_OBJECT_SCHEMA = '\(name)' ORDER BY TRIGGER_NAME;
             SELECT CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME \
-            FROM information_schema.REFERENTIAL_CONSTRAINTS \
-            WHERE CONSTRAINT_SCHEMA = '\(name)' OR UNIQUE_CONSTRAINT_SCHEMA = '\(name)'
+            FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '\(name)'
             """
     }
 
-    /// The tables of `schema` from the four result sets of ``query(_:escape:)``.
-    static func parse(_ results: [MySQLResult], schema: String) -> [String: TargetTable] {
+    /// The tables of `schema` from the four result sets of ``query(_:escape:)``;
+    /// `referencedElsewhere`: tables (``qualifiedKey(_:_:)``) other schemas' foreign keys reference.
+    static func parse(_ results: [MySQLResult], schema: String, referencedElsewhere: Set<String> = []) -> [String: TargetTable] {
         guard results.count == 4 else { return [:] }
         var columnRows: [String: [[String?]]] = [:]
         for row in results[0].rows { columnRows[row[0] ?? "", default: []].append(Array(row.dropFirst())) }
@@ -69,11 +90,15 @@ struct TargetTable: Sendable {
             unguarded[row[0] ?? "", default: []].append(row[1] ?? "")
         }
         let related = Self.related(results[3].rows, schema: schema)
+        let selfReferencing = Set(
+            results[3].rows.compactMap { row in row[0] == schema && row[2] == schema && row[1] == row[3] ? row[1] ?? nil : nil })
         var tables: [String: TargetTable] = [:]
         for (name, columns) in columnRows {
             tables[name] = build(
                 schema: schema, table: name, columnRows: columns, keyRows: keyRows[name] ?? [],
-                unguardedTriggers: unguarded[name] ?? [], hasForeignKeys: related.contains(name))
+                unguardedTriggers: unguarded[name] ?? [],
+                hasForeignKeys: related.contains(name) || referencedElsewhere.contains(qualifiedKey(schema, name)))
+            tables[name]?.referencesItself = selfReferencing.contains(name)
         }
         return tables
     }

@@ -154,10 +154,25 @@ public final class MySQLConnection {
     /// for more than one statement. One round trip for the whole batch. `keepingResults`: the rows
     /// of the statements that return some (SELECTs riding along with changes) are kept.
     public func executeBatch(_ sql: UnsafeRawBufferPointer, keepingResults: Bool = false) -> BatchOutcome {
-        var outcome = BatchOutcome(affectedRows: [], error: nil)
+        if let error = sendBatch(sql) { return BatchOutcome(affectedRows: [], error: error) }
+        return readBatch(keepingResults: keepingResults)
+    }
+
+    /// The first half of ``executeBatch(_:keepingResults:)``: sends the statements and returns
+    /// without waiting for the server (nil, or the error when they could not be sent). Until
+    /// ``readBatch(keepingResults:)`` has read their results nothing else may use the connection;
+    /// meanwhile the caller can prepare what it sends next while the server works.
+    public func sendBatch(_ sql: UnsafeRawBufferPointer) -> MySQLError? {
         let base = sql.baseAddress?.assumingMemoryBound(to: CChar.self)
         roundTrips += 1
-        if mysql_real_query(handle, base, UInt(sql.count)) != 0 {
+        return mysql_send_query(handle, base, UInt(sql.count)) != 0 ? lastError(operation: "apply") : nil
+    }
+
+    /// The second half of ``executeBatch(_:keepingResults:)``: waits for and reads the results of
+    /// the statements ``sendBatch(_:)`` sent.
+    public func readBatch(keepingResults: Bool = false) -> BatchOutcome {
+        var outcome = BatchOutcome(affectedRows: [], error: nil)
+        if mysql_read_query_result(handle) != 0 {
             outcome.error = lastError(operation: "apply")
             return outcome
         }

@@ -127,8 +127,9 @@ struct ApplierBadInputTests {
     func deferredCommit() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
-        // 100 rows: an UPDATE of all of them is more than the target checks itself in a group
-        // (ApplyBatch.serverChecksPerGroup), so the applier checks the rest and defers the COMMIT.
+        // 100 rows, updated by a statement each: more UPDATEs than the target checks itself in a
+        // group (ApplyBatch.serverChecksPerGroup), so the applier checks the rest and defers the
+        // COMMIT. (One UPDATE of many rows is one statement on the target: RowStatements.)
         try pair.source.execute([
             "CREATE DATABASE late", "CREATE TABLE late.t (id INT PRIMARY KEY, v VARCHAR(20))",
             "INSERT INTO late.t SELECT seq, 'x' FROM late.seq_1_to_100",
@@ -139,7 +140,7 @@ struct ApplierBadInputTests {
         // One source transaction per group. A (90 rows) is checked by the applier, and its COMMIT
         // goes in the round trip of B, whose UPDATE finds no row (checked by the target). A is
         // committed; B, C and the DDL after them are not.
-        try pair.source.execute(["UPDATE late.t SET v = 'A' WHERE id <= 90"])
+        try pair.source.execute(["BEGIN"] + (1...90).map { "UPDATE late.t SET v = 'A' WHERE id = \($0)" } + ["COMMIT"])
         let afterA = try Replication.gtidBinlogPos(pair.source)
         try pair.source.execute([
             "BEGIN", "UPDATE late.t SET v = 'B' WHERE id = 95", "DELETE FROM late.t WHERE id = 96", "COMMIT",
@@ -161,7 +162,8 @@ struct ApplierBadInputTests {
         // right before a DDL statement, whose round trip would carry the group's COMMIT.
         try pair.target.execute(["DELETE FROM late.t WHERE id = 100"])
         let before = try Replication.gtidBinlogPos(pair.source)
-        try pair.source.execute(["UPDATE late.t SET v = 'D' WHERE id <= 100", "ALTER TABLE late.t ADD COLUMN w2 INT"])
+        try pair.source.execute(
+            ["BEGIN"] + (1...100).map { "UPDATE late.t SET v = 'D' WHERE id = \($0)" } + ["COMMIT", "ALTER TABLE late.t ADD COLUMN w2 INT"])
         try pair.fillLog()
         try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"])
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'D'") == "0")
