@@ -48,6 +48,7 @@ struct ApplyBatch {
     /// and for those before a DDL statement; a large group is checked by the applier instead.
     var serverChecksLeft = 0
     static let serverChecksPerGroup = 64
+    static let serverCheckedGroupBytes = 256 << 10
 
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
@@ -83,7 +84,9 @@ struct ApplyBatch {
         sql.append(byte: UInt8(ascii: ";"))
         expectations.append(Expectation(rows: rows, context: context))
         guard mayMiss, let rows else { return }
-        guard serverChecksLeft > 0 else {
+        // Only in a group still small: a large one is checked by the applier anyway (more than
+        // the checks allowed), and a check is one more statement for the target.
+        guard serverChecksLeft > 0 && sql.count < Self.serverCheckedGroupBytes else {
             mayMissRows = true
             return
         }
