@@ -113,6 +113,19 @@ public final class Applier: @unchecked Sendable {
     private var groupOnThisConnection = false
     /// After a lock conflict between workers: groups left to apply one at a time.
     private var serialGroupsLeft = 0
+    /// Parallel apply meeting a chain of groups, each writing what the one just before wrote
+    /// (every-type's rounds, a hot row, large groups of random keys): the workers would run them
+    /// one at a time, two round trips each, in groups a fraction of `--batch-bytes`. After
+    /// ``chainProbe`` such groups in a row, the next ``chainRun`` groups go on this connection
+    /// instead, whole-sized and sent ahead, the workers idle; then the workers are tried again.
+    private var chainedInARow = 0
+    private var chainGroupsLeft = 0
+    static let chainProbe = 2
+    static let chainRun = 32
+    /// ``ApplierConfiguration/batchBytes`` for a group on this connection while workers exist.
+    private var wholeBatchBytes = 4 << 20
+    /// Where the group being gathered is committed (see ``handle(_:)``).
+    private var groupBytes: Int { pool != nil && groupOnThisConnection ? wholeBatchBytes : batchBytes }
 
     /// The source transaction being read.
     struct TransactionState {
@@ -206,6 +219,8 @@ public final class Applier: @unchecked Sendable {
         deferredCommit = nil
         inFlight = nil
         groupOnThisConnection = false
+        chainedInARow = 0
+        chainGroupsLeft = 0
         batch.reset()
     }
 
@@ -228,6 +243,7 @@ public final class Applier: @unchecked Sendable {
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
         batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
+        wholeBatchBytes = max(64 << 10, min(configuration.batchBytes, maximumPacket / 4))
         let (checkpoint, created, collationRows) = try checkpointTable.prepareAndRead(
             on: connection, first: first, alsoQuery: "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
         collations.removeAll()
@@ -497,7 +513,7 @@ public final class Applier: @unchecked Sendable {
             status.update { $0.transactionsSkipped += 1 }
         }
         transaction = TransactionState()
-        if batch.byteCount >= batchBytes || batch.transactionsEnded >= configuration.batchTransactions {
+        if batch.byteCount >= groupBytes || batch.transactionsEnded >= configuration.batchTransactions {
             try commitGroup()
         }
     }
@@ -603,7 +619,7 @@ public final class Applier: @unchecked Sendable {
             }
             // A group is committed at a transaction end once it reaches batchBytes (see handle);
             // only a source transaction that takes it past twice that is sent in pieces.
-            if batch.byteCount >= 2 * batchBytes {
+            if batch.byteCount >= 2 * groupBytes {
                 // A large source transaction: send what is gathered, keep the target transaction
                 // open. (Parallel: once the workers are done, on this connection.)
                 if let pool, !groupOnThisConnection {
@@ -1153,19 +1169,27 @@ public final class Applier: @unchecked Sendable {
     /// BEGIN and the marker, before the first statement of a group.
     private func openTargetTransaction() throws(ApplierError) {
         guard !targetTransactionOpen, batch.isEmpty else { return }
-        // A group for a worker cannot carry this connection's COMMIT (never happens: only a group
-        // before a DDL statement is deferred with parallel apply, and the statement commits it).
-        if pool != nil { try flushDeferredCommit() }
+        let onThisConnection = pool == nil || chainGroupsLeft > 0
+        if let pool {
+            if onThisConnection {
+                // A chain (see chainGroupsLeft): after every worker's group has committed.
+                chainGroupsLeft -= 1
+                try pool.drain()
+            } else {
+                // A group for a worker cannot carry this connection's COMMIT.
+                try flushDeferredCommit()
+            }
+        }
         groupWorker = pool?.nextWorker ?? 0
-        groupOnThisConnection = pool == nil
+        groupOnThisConnection = onThisConnection
         if let deferred = deferredCommit {
             let context = batch.addContext(
                 .init(statement: "COMMIT", table: nil, location: deferred.checkpoint.location, source: deferred.checkpoint.source))
             batch.add("COMMIT", context: context)
             batch.leadingCommit = true
         }
-        // One connection: the first UPDATEs and DELETEs are checked by a MariaDB target itself.
-        if pool == nil && statements.targetIsMariaDB { batch.serverChecksLeft = ApplyBatch.serverChecksPerGroup }
+        // On this connection: the first UPDATEs and DELETEs are checked by a MariaDB target itself.
+        if groupOnThisConnection && statements.targetIsMariaDB { batch.serverChecksLeft = ApplyBatch.serverChecksPerGroup }
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)
@@ -1195,6 +1219,11 @@ public final class Applier: @unchecked Sendable {
                 dependency = index - 1
             }
             if batch.serial { dependency = index - 1 }
+            chainedInARow = dependency == index - 1 ? chainedInARow + 1 : 0
+            if chainedInARow >= Self.chainProbe {
+                chainedInARow = 0
+                chainGroupsLeft = Self.chainRun
+            }
             // Commits stay in source order: nothing of this connection's is left uncommitted.
             try flushDeferredCommit()
             let job = WorkerPool.Job(
@@ -1216,7 +1245,7 @@ public final class Applier: @unchecked Sendable {
             // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
             batch.add("COMMIT", context: context)
         }
-        try send(committing: checkpoint, commitSent: commitsItself, deferring: deferring ?? (pool == nil))
+        try send(committing: checkpoint, commitSent: commitsItself, deferring: deferring ?? groupOnThisConnection)
         groupOnThisConnection = false
     }
 
@@ -1236,7 +1265,7 @@ public final class Applier: @unchecked Sendable {
             )
         }
         let started = ContinuousClock.now
-        if pool == nil, let checkpoint, commitSent || deferring {
+        if pool == nil || groupOnThisConnection, let checkpoint, commitSent || deferring {
             // Sent ahead: the group ends here on the target (committed, or its COMMIT deferred to
             // the next round trip), so the next one can be built while the target applies it; its
             // results are checked before anything more is sent (finishInFlight), a failed check
