@@ -75,7 +75,8 @@ public final class Applier: @unchecked Sendable {
     /// the target (``finishInFlight()``).
     private struct InFlight {
         var batch: ApplyBatch
-        var checkpoint: Checkpoint
+        /// nil: a piece of a large transaction, which stays open.
+        var checkpoint: Checkpoint?
         /// Its COMMIT waits for the next round trip (``deferredCommit``).
         var defers: Bool
         /// The deferred group whose COMMIT leads it.
@@ -1265,22 +1266,24 @@ public final class Applier: @unchecked Sendable {
             )
         }
         let started = ContinuousClock.now
-        if pool == nil || groupOnThisConnection, let checkpoint, commitSent || deferring {
+        if pool == nil || groupOnThisConnection, checkpoint == nil || commitSent || deferring {
             // Sent ahead: the group ends here on the target (committed, or its COMMIT deferred to
-            // the next round trip), so the next one can be built while the target applies it; its
-            // results are checked before anything more is sent (finishInFlight), a failed check
-            // stops before the next group and its COMMIT of this one go.
+            // the next round trip), or is a piece of a large transaction that stays open, so the
+            // next one can be built while the target applies it; its results are checked before
+            // anything more is sent (finishInFlight), a failed check stops before the next group
+            // and its COMMIT of this one go.
             let commits = batch.leadingCommit ? deferredCommit : nil
             if let error = batch.sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
                 var failure = ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
-                failure.location = checkpoint.location
+                failure.location = checkpoint?.location
                 throw failure
             }
-            let defers = !commitSent
+            let defers = checkpoint != nil && !commitSent
             inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started)
-            deferredCommit = defers ? DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) : nil
-            targetTransactionOpen = false
-            batch.reset()
+            deferredCommit = nil
+            if let checkpoint, defers { deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) }
+            if checkpoint != nil { targetTransactionOpen = false }
+            batch.reset(keepingTransactionCount: checkpoint == nil)
             return
         }
         let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
@@ -1349,16 +1352,17 @@ public final class Applier: @unchecked Sendable {
         }
         status.recordBatch(sent.batch, took: ContinuousClock.now - sent.started, committed: sent.defers ? nil : sent.checkpoint)
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
-        if !sent.defers { committed = sent.checkpoint }
+        guard let checkpoint = sent.checkpoint else { return }
+        if !sent.defers { committed = checkpoint }
         status.update {
-            $0.readLocation = sent.checkpoint.location
+            $0.readLocation = checkpoint.location
             $0.state = .applying
         }
         if logger.logLevel <= .debug {
             logger.debug(
                 "applied",
                 metadata: [
-                    "checkpoint": "\(sent.checkpoint.location)", "source": "\(sent.checkpoint.source)",
+                    "checkpoint": "\(checkpoint.location)", "source": "\(checkpoint.source)",
                     "transactions": "\(sent.batch.transactionsEnded)", "bytes": "\(sent.batch.byteCount)",
                 ])
         }

@@ -77,7 +77,10 @@ struct UpdateChunk {
     private(set) var row: Row
 
     /// nil when the table cannot take multi-row updates at all.
-    init?(binding: TableBinding, foreignKeysChecked: Bool, maxRows: Int = 256, maxBytes: Int) {
+    /// `maxRows`: each CASE is evaluated by comparing with its WHENs one after another, so the cost
+    /// of a row grows with the chunk: 200,000 rows' UPDATE took the target 0.81 s of CPU in
+    /// chunks of 32, 0.75 s in chunks of 128, 0.87 s of 256, 1.13 s of 512.
+    init?(binding: TableBinding, foreignKeysChecked: Bool, maxRows: Int = 128, maxBytes: Int) {
         guard !binding.key.isEmpty, !(foreignKeysChecked && binding.target.referencesItself) else { return nil }
         self.binding = binding
         key = binding.key

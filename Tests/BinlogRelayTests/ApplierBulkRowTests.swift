@@ -85,6 +85,13 @@ struct ApplierBulkRowTests {
 
         -- Deletes of many rows by a key of several columns.
         DELETE FROM ci WHERE n % 3 = 0;
+
+        -- Names outside ASCII: the row session's character_set_client is binary, so their UTF-8
+        -- bytes must reach the server as they are.
+        CREATE TABLE `ünïcode_täble` (`ïd` INT PRIMARY KEY, `välue` VARCHAR(40) CHARACTER SET utf8mb4, `日付` DATE);
+        INSERT INTO `ünïcode_täble` SELECT seq, CONCAT('wërt ', seq, ' 😀'), '2024-01-01' + INTERVAL seq DAY FROM seq_1_to_300;
+        UPDATE `ünïcode_täble` SET `välue` = CONCAT(`välue`, ' ✓'), `日付` = `日付` + INTERVAL 1 YEAR;
+        DELETE FROM `ünïcode_täble` WHERE `ïd` % 3 = 0;
         """#
 
     @Test("bulk updates and deletes, with keys moved onto each other's: the target equals the source", arguments: [1, 4])
@@ -109,6 +116,7 @@ struct ApplierBulkRowTests {
         #expect(before >= 0 && after - before < 2_000, "UPDATE statements on the target: \(after - before)")
         #expect(try target.query("SELECT COUNT(*) FROM bulk.tree").scalar == "150")
         #expect(try target.query("SELECT COUNT(*) FROM bulk.en WHERE e = 0").scalar == "50")
+        #expect(try target.query("SELECT COUNT(*) FROM bulk.`ünïcode_täble` WHERE `välue` LIKE '% 😀 ✓'").scalar == "200")
 
         // A row of a chunk missing on the target: the applier stops on that UPDATE, and nothing of
         // its transaction is committed.
