@@ -1310,27 +1310,30 @@ public final class Applier: @unchecked Sendable {
                 throw failure
             }
         }
-        let elapsed = ContinuousClock.now - started
-        let done = batch
-        status.recordBatch(done, took: elapsed, committed: defers ? nil : checkpoint)
-        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
-        if let checkpoint {
-            targetTransactionOpen = false
-            if !defers { committed = checkpoint }
-            status.update {
-                $0.readLocation = checkpoint.location
-                $0.state = .applying
-            }
-            if logger.logLevel <= .debug {
-                logger.debug(
-                    "applied",
-                    metadata: [
-                        "checkpoint": "\(checkpoint.location)", "source": "\(checkpoint.source)",
-                        "transactions": "\(done.transactionsEnded)", "bytes": "\(done.byteCount)",
-                    ])
-            }
-        }
+        recordApplied(batch, checkpoint: checkpoint, defers: defers, took: ContinuousClock.now - started)
+        if checkpoint != nil { targetTransactionOpen = false }
         batch.reset(keepingTransactionCount: checkpoint == nil)
+    }
+
+    /// Once a group's answer is checked: its counters, the checkpoint it committed (unless its
+    /// COMMIT is deferred; nil for a piece of a large transaction), the status and a debug line.
+    private func recordApplied(_ done: ApplyBatch, checkpoint: Checkpoint?, defers: Bool, took elapsed: Duration) {
+        status.recordBatch(done, took: elapsed, committed: defers ? nil : checkpoint)
+        if let connection { status.countRoundTrips(of: connection, counted: &countedRoundTrips) }
+        guard let checkpoint else { return }
+        if !defers { committed = checkpoint }
+        status.update {
+            $0.readLocation = checkpoint.location
+            $0.state = .applying
+        }
+        if logger.logLevel <= .debug {
+            logger.debug(
+                "applied",
+                metadata: [
+                    "checkpoint": "\(checkpoint.location)", "source": "\(checkpoint.source)",
+                    "transactions": "\(done.transactionsEnded)", "bytes": "\(done.byteCount)",
+                ])
+        }
     }
 
     /// Reads and checks the results of the group sent ahead (``inFlight``), as
@@ -1350,22 +1353,7 @@ public final class Applier: @unchecked Sendable {
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
             throw error
         }
-        status.recordBatch(sent.batch, took: ContinuousClock.now - sent.started, committed: sent.defers ? nil : sent.checkpoint)
-        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
-        guard let checkpoint = sent.checkpoint else { return }
-        if !sent.defers { committed = checkpoint }
-        status.update {
-            $0.readLocation = checkpoint.location
-            $0.state = .applying
-        }
-        if logger.logLevel <= .debug {
-            logger.debug(
-                "applied",
-                metadata: [
-                    "checkpoint": "\(checkpoint.location)", "source": "\(checkpoint.source)",
-                    "transactions": "\(sent.batch.transactionsEnded)", "bytes": "\(sent.batch.byteCount)",
-                ])
-        }
+        recordApplied(sent.batch, checkpoint: sent.checkpoint, defers: sent.defers, took: ContinuousClock.now - sent.started)
     }
 
     /// Writes a checkpoint in a transaction of its own (the marker first, as every relay

@@ -96,8 +96,8 @@ struct UpdateChunk {
         }
         exactKeyColumn = exact
         var other = [Bool](repeating: false, count: count)
-        for key in binding.uniqueKeys where key != binding.key {
-            for column in key { other[column] = true }
+        for uniqueKey in binding.uniqueKeys where uniqueKey != binding.key {
+            for column in uniqueKey { other[column] = true }
         }
         otherUniqueColumn = other
         self.maxRows = maxRows
