@@ -140,8 +140,7 @@ struct RowStatements {
         _ rows: inout RowIterator, binding: TableBinding, context: Int32, foreignKeysChecked: Bool, into batch: inout ApplyBatch
     ) throws(BinlogError) {
         let columns = binding.columnNames.count
-        var beforeBytes = [UnsafeRawBufferPointer?](repeating: nil, count: columns)
-        var beforeNull = [Bool](repeating: false, count: columns)
+        var before = BeforeImage(columns: columns)
         var literalBytes = [Int](repeating: 0, count: columns)
         // Mutated in place (`chunk!.`): a copy would copy its rows on every change.
         var chunk = UpdateChunk(binding: binding, foreignKeysChecked: foreignKeysChecked, maxBytes: statementBytes)
@@ -154,23 +153,23 @@ struct RowStatements {
             batch.endStatement(expecting: count, context: context, mayMiss: true)
         }
         while let change = try rows.next() {
-            guard let before = change.before, let after = change.after else { continue }
+            guard let beforeImage = change.before, let after = change.after else { continue }
             batch.rowsUpdated += 1
             if batch.collectsKeys {
-                try addKeys(before, binding: binding, into: &batch)
+                try addKeys(beforeImage, binding: binding, into: &batch)
                 try addKeys(after, binding: binding, into: &batch, partialImage: true)
             }
+            try before.read(beforeImage)
             if chunk != nil {
-                try chunk!.examine(
-                    before: before, after: after, beforeBytes: &beforeBytes, beforeNull: &beforeNull, rowLiteralBytes: &literalBytes)
+                try chunk!.examine(before: before, after: after, rowLiteralBytes: &literalBytes)
                 if chunk!.row.fits {
                     if !chunk!.accepts(after: after, rowLiteralBytes: literalBytes) { try writeChunk(into: &batch) }
-                    chunk!.add(before: before, after: after, rowLiteralBytes: literalBytes)
+                    chunk!.add(before: beforeImage, after: after, rowLiteralBytes: literalBytes)
                     continue
                 }
                 try writeChunk(into: &batch)
             }
-            try writeUpdate(before: before, after: after, binding: binding, context: context, beforeBytes: &beforeBytes, beforeNull: &beforeNull, into: &batch)
+            try writeUpdate(before: before, after: after, binding: binding, context: context, into: &batch)
         }
         try writeChunk(into: &batch)
     }
@@ -179,30 +178,18 @@ struct RowStatements {
     /// the before-image (the whole before-image with `<=>` and `LIMIT 1` when the table has no
     /// usable key).
     private func writeUpdate(
-        before: RowImage, after: RowImage, binding: TableBinding, context: Int32,
-        beforeBytes: inout [UnsafeRawBufferPointer?], beforeNull: inout [Bool], into batch: inout ApplyBatch
+        before: BeforeImage, after: RowImage, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
     ) throws(BinlogError) {
-        // The before-image's stored bytes per column: an after-image column with the same bytes
-        // did not change and is left out of SET (less to parse, no secondary index touched), unless
-        // the target would change it itself (ON UPDATE CURRENT_TIMESTAMP).
+        // A column that did not change is left out of SET: less to parse, no secondary index touched.
         let statementStart = batch.sql.count
         var permissive = false
-        for index in beforeBytes.indices { beforeBytes[index] = nil }
-        var scan = before.makeIterator()
-        while let (index, value, bytes) = try scan.nextWithBytes() {
-            beforeBytes[index] = bytes
-            beforeNull[index] = value.isNull
-        }
         batch.sql.append("UPDATE ")
         batch.sql.append(binding.qualifiedName)
         batch.sql.append(" SET ")
         var first = true
         var iterator = after.makeIterator()
         while let (index, value, bytes) = try iterator.nextWithBytes() {
-            guard binding.writable[index] else { continue }
-            if let old = beforeBytes[index], beforeNull[index] == value.isNull, !binding.alwaysSet[index], old.elementsEqual(bytes) {
-                continue
-            }
+            guard binding.writable[index], before.changed(index, to: value, bytes, binding: binding) else { continue }
             if !first { batch.sql.append(byte: UInt8(ascii: ",")) }
             first = false
             batch.sql.append(binding.columnNames[index])
@@ -222,7 +209,7 @@ struct RowStatements {
             batch.sql.append(byte: UInt8(ascii: "="))
             batch.sql.append(binding.columnNames[column])
         }
-        let limit = try writeWhere(before, binding: binding, into: &batch.sql)
+        let limit = try writeWhere(before.image!, binding: binding, into: &batch.sql)
         if limit { batch.sql.append(" LIMIT 1") }
         if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
         batch.endStatement(expecting: 1, context: context, mayMiss: true)
@@ -373,5 +360,38 @@ struct RowStatements {
         } catch {
             throw BinlogError(.corrupt, error.message, offset: 0)
         }
+    }
+}
+
+/// An update's before-image, its stored bytes per column at hand: an after-image column with the
+/// same bytes did not change (``changed(_:to:_:binding:)``). One scratch space for all the rows
+/// of an event.
+struct BeforeImage {
+    private(set) var image: RowImage?
+    /// Per binlog column: its stored bytes (nil: not in the image) and whether it is NULL.
+    private(set) var bytes: [UnsafeRawBufferPointer?]
+    private var isNull: [Bool]
+
+    init(columns: Int) {
+        bytes = [UnsafeRawBufferPointer?](repeating: nil, count: columns)
+        isNull = [Bool](repeating: false, count: columns)
+    }
+
+    mutating func read(_ image: RowImage) throws(BinlogError) {
+        self.image = image
+        for index in bytes.indices { bytes[index] = nil }
+        var scan = image.makeIterator()
+        while let (index, value, stored) = try scan.nextWithBytes() {
+            bytes[index] = stored
+            isNull[index] = value.isNull
+        }
+    }
+
+    /// Whether after-image column `index` (`value`, stored as `after`) must be set: its bytes
+    /// differ from the before-image's, or the target would change it itself in an UPDATE that
+    /// does not (ON UPDATE CURRENT_TIMESTAMP).
+    func changed(_ index: Int, to value: ColumnValue, _ after: UnsafeRawBufferPointer, binding: TableBinding) -> Bool {
+        guard let old = bytes[index], isNull[index] == value.isNull, !binding.alwaysSet[index] else { return true }
+        return !old.elementsEqual(after)
     }
 }

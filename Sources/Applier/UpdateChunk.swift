@@ -110,25 +110,17 @@ struct UpdateChunk {
 
     var isEmpty: Bool { rows.isEmpty }
 
-    /// Works out `row` for an update's images; `row.fits` says whether it may join a chunk.
-    /// `beforeBytes`/`beforeNull`: scratch space, one entry per column.
-    mutating func examine(
-        before: RowImage, after: RowImage, beforeBytes: inout [UnsafeRawBufferPointer?], beforeNull: inout [Bool],
-        rowLiteralBytes: inout [Int]
-    ) throws(BinlogError) {
-        for index in beforeBytes.indices {
-            beforeBytes[index] = nil
+    /// Works out `row` for an update's images (`before` read); `row.fits` says whether it may
+    /// join a chunk.
+    mutating func examine(before: BeforeImage, after: RowImage, rowLiteralBytes: inout [Int]) throws(BinlogError) {
+        for index in rowLiteralBytes.indices {
             row.changed[index] = false
             rowLiteralBytes[index] = 0
         }
         row.fits = true
         row.changedKeyColumn = nil
         row.permissive = false
-        var scan = before.makeIterator()
-        while let (index, value, bytes) = try scan.nextWithBytes() {
-            beforeBytes[index] = bytes
-            beforeNull[index] = value.isNull
-        }
+        let beforeBytes = before.bytes
         var whole = Hasher()
         var exactParts = Hasher()
         row.keyLiteralBytes = 0
@@ -152,9 +144,7 @@ struct UpdateChunk {
             rowLiteralBytes[index] = 2 * bytes.count + 24
             if case .jsonDiff = value { row.fits = false }
             if RowStatements.isEnumZero(value) { row.permissive = true }
-            if let old = beforeBytes[index], beforeNull[index] == value.isNull, !binding.alwaysSet[index], old.elementsEqual(bytes) {
-                continue
-            }
+            guard before.changed(index, to: value, bytes, binding: binding) else { continue }
             row.changed[index] = true
             if otherUniqueColumn[index] { row.fits = false }
             if key.contains(index) {
