@@ -70,7 +70,7 @@ public final class Applier: @unchecked Sendable {
         /// Source transactions it applies.
         var transactions: Int
     }
-    /// A group sent with one connection whose results are not read yet (``send(committing:commitSent:deferring:)``):
+    /// A group sent on this connection whose results are not read yet (``send(committing:commitSent:)``):
     /// the next group is built while the target applies it. Read before anything else goes to
     /// the target (``finishInFlight()``).
     private struct InFlight {
@@ -787,7 +787,7 @@ public final class Applier: @unchecked Sendable {
         checkpoint.logFingerprint = try fingerprint(checkpoint.location)
         groupOnThisConnection = true
         guard !batch.mayMissRows else {
-            try commitGroup(at: checkpoint, deferring: true)
+            try commitGroup(at: checkpoint)
             return deferredCommitLead()
         }
         let context = batch.addContext(
@@ -1016,7 +1016,7 @@ public final class Applier: @unchecked Sendable {
         bindings.removeAll()
         sessionForeignKeyChecks = nil
         if readsReferences && schemaResults.count == 5 {
-            referencedElsewhere = Self.references(schemaResults.removeFirst())
+            referencedElsewhere = TargetTable.referencedElsewhere(schemaResults.removeFirst())
         }
         if reread && schemaResults.count == 4 && referencedElsewhere != nil {
             learnReferences(schemaResults, schema: target)
@@ -1201,10 +1201,9 @@ public final class Applier: @unchecked Sendable {
         sessionForeignKeyChecks = nil
     }
 
-    /// Commits the group with its checkpoint (nothing to do when no statement is gathered).
-    /// `deferring`: a group that needs its row counts checked before its COMMIT leaves the COMMIT to
-    /// the next round trip (``deferredCommit``); by default with one connection.
-    private func commitGroup(at checkpoint: Checkpoint? = nil, deferring: Bool? = nil) throws(ApplierError) {
+    /// Commits the group with its checkpoint (nothing to do when no statement is gathered): on its
+    /// worker, or sent on this connection (``send(committing:commitSent:)``).
+    private func commitGroup(at checkpoint: Checkpoint? = nil) throws(ApplierError) {
         guard targetTransactionOpen else { return }
         var checkpoint = checkpoint ?? pending!
         checkpoint.logFingerprint = try fingerprint(checkpoint.location)
@@ -1246,17 +1245,21 @@ public final class Applier: @unchecked Sendable {
             // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
             batch.add("COMMIT", context: context)
         }
-        try send(committing: checkpoint, commitSent: commitsItself, deferring: deferring ?? groupOnThisConnection)
+        try send(committing: checkpoint, commitSent: commitsItself)
         groupOnThisConnection = false
     }
 
-    /// Sends the gathered statements in one round trip and checks what each did; with a
-    /// checkpoint, then commits. The COMMIT goes only after the check: in one round trip with the
-    /// statements, the server would commit a transaction whose UPDATE found no row (not an error
-    /// to the server) together with its checkpoint and everything after it, before the applier
-    /// could see the row counts and stop. `commitSent`: the batch ends with its COMMIT already
-    /// (nothing in it can miss a row without the server failing it).
-    private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false, deferring: Bool = false) throws(ApplierError) {
+    /// Sends the gathered statements in one round trip without waiting for the answer: the next
+    /// group is built while the target applies this one (``inFlight``); the answer is read and
+    /// every count checked before anything more is sent (``finishInFlight()``), so a failed check
+    /// stops before the next group and its COMMIT of this one go. With a checkpoint the group ends
+    /// on the target: `commitSent`, the batch ends with its COMMIT (nothing in it can miss a row
+    /// without the server failing it); otherwise its COMMIT waits for the check and goes first in
+    /// the next round trip (``deferredCommit``): in the same round trip as the statements, the
+    /// server would commit a transaction whose UPDATE found no row (not an error to the server)
+    /// before the applier could see the row counts and stop. Without a checkpoint: a piece of a
+    /// large transaction, which stays open.
+    private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
         guard batch.byteCount < maximumPacket else {
@@ -1266,51 +1269,16 @@ public final class Applier: @unchecked Sendable {
             )
         }
         let started = ContinuousClock.now
-        if pool == nil || groupOnThisConnection, checkpoint == nil || commitSent || deferring {
-            // Sent ahead: the group ends here on the target (committed, or its COMMIT deferred to
-            // the next round trip), or is a piece of a large transaction that stays open, so the
-            // next one can be built while the target applies it; its results are checked before
-            // anything more is sent (finishInFlight), a failed check stops before the next group
-            // and its COMMIT of this one go.
-            let commits = batch.leadingCommit ? deferredCommit : nil
-            if let error = batch.sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
-                var failure = ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
-                failure.location = checkpoint?.location
-                throw failure
-            }
-            let defers = checkpoint != nil && !commitSent
-            inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started)
-            deferredCommit = nil
-            if let checkpoint, defers { deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) }
-            if checkpoint != nil { targetTransactionOpen = false }
-            batch.reset(keepingTransactionCount: checkpoint == nil)
-            return
+        let commits = batch.leadingCommit ? deferredCommit : nil
+        if let error = batch.sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
+            var failure = ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
+            failure.location = checkpoint?.location
+            throw failure
         }
-        let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-        // The group before it, committed by its first statement.
-        if batch.leadingCommit && !outcome.affectedRows.isEmpty { confirmDeferredCommit() }
-        do {
-            try ApplyBatch.check(outcome, of: batch)
-        } catch {
-            // Never leave the failed group open for a later COMMIT (a reconnect rolls it back too).
-            if outcome.error == nil { try? connection.execute("ROLLBACK") }
-            throw error
-        }
-        let defers = checkpoint != nil && !commitSent && deferring
-        if let checkpoint, defers {
-            deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded)
-        } else if checkpoint != nil && !commitSent {
-            do {
-                try connection.execute("COMMIT")
-            } catch {
-                var failure = ApplierError(
-                    error.isTransient ? .connection : .target, "the target did not commit a transaction", server: error)
-                failure.statement = "COMMIT"
-                failure.location = checkpoint?.location
-                throw failure
-            }
-        }
-        recordApplied(batch, checkpoint: checkpoint, defers: defers, took: ContinuousClock.now - started)
+        let defers = checkpoint != nil && !commitSent
+        inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started)
+        deferredCommit = nil
+        if let checkpoint, defers { deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) }
         if checkpoint != nil { targetTransactionOpen = false }
         batch.reset(keepingTransactionCount: checkpoint == nil)
     }
@@ -1336,20 +1304,19 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Reads and checks the results of the group sent ahead (``inFlight``), as
-    /// ``send(committing:commitSent:deferring:)`` does for a group it waits for.
+    /// Reads and checks the answer of the group sent ahead (``inFlight``).
     private func finishInFlight() throws(ApplierError) {
         guard let sent = inFlight else { return }
         inFlight = nil
         guard let connection else { throw ApplierError(.connection, "not connected") }
         let outcome = connection.readBatch()
-        // The group before it, committed by its first statement.
+        // The deferred group whose COMMIT led it is the target's once that statement ran.
         if let commits = sent.commits, !outcome.affectedRows.isEmpty { confirm(commits) }
         do {
             try ApplyBatch.check(outcome, of: sent.batch)
         } catch {
-            // The group failed: its COMMIT must not go (a reconnect rolls it back too).
-            if sent.defers { deferredCommit = nil }
+            // The group failed: no COMMIT of it may go (a reconnect rolls it back too).
+            deferredCommit = nil
             if outcome.error == nil { try? connection.execute("ROLLBACK") }
             throw error
         }
@@ -1414,7 +1381,7 @@ public final class Applier: @unchecked Sendable {
                 let first = referencedElsewhere == nil
                 if first { query = TargetTable.crossSchemaQuery + ";" + query }
                 var results = try connection.queryAll(query)
-                if first && !results.isEmpty { referencedElsewhere = Self.references(results.removeFirst()) }
+                if first && !results.isEmpty { referencedElsewhere = TargetTable.referencedElsewhere(results.removeFirst()) }
                 learnReferences(results, schema: schema)
                 tables[schema] = TargetTable.parse(results, schema: schema, referencedElsewhere: referencedElsewhere ?? [])
             } catch {
@@ -1443,15 +1410,6 @@ public final class Applier: @unchecked Sendable {
         } catch {
             throw located(error, entry)
         }
-    }
-
-    /// ``TargetTable/crossSchemaQuery``'s result as a set of ``TargetTable/qualifiedKey(_:_:)``s.
-    private static func references(_ result: MySQLResult) -> Set<String> {
-        Set(
-            result.rows.compactMap { row in
-                guard let schema = row[0] ?? nil, let table = row[1] ?? nil else { return nil }
-                return TargetTable.qualifiedKey(schema, table)
-            })
     }
 
     /// Adds the tables of other schemas that `schema`'s foreign keys reference (read in
