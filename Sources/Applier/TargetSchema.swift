@@ -48,6 +48,15 @@ struct TargetTable: Sendable {
         WHERE UNIQUE_CONSTRAINT_SCHEMA <> CONSTRAINT_SCHEMA
         """
 
+    /// ``crossSchemaQuery``'s result as ``qualifiedKey(_:_:)``s.
+    static func referencedElsewhere(_ result: MySQLResult) -> Set<String> {
+        Set(
+            result.rows.compactMap { row in
+                guard let schema = row[0] ?? nil, let table = row[1] ?? nil else { return nil }
+                return qualifiedKey(schema, table)
+            })
+    }
+
     /// `schema` and `table` as one key of a set of tables.
     static func qualifiedKey(_ schema: String, _ table: String) -> String { schema + "\u{0}" + table }
 

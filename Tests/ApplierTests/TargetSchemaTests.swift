@@ -45,5 +45,7 @@ struct TargetSchemaTests {
     func crossSchema() {
         #expect(TargetTable.crossSchemaReferences(Self.results(), schema: "shop") == [TargetTable.qualifiedKey("crm", "accounts")])
         #expect(TargetTable.crossSchemaReferences([], schema: "shop").isEmpty)
+        let read = MySQLResult(columns: [], rows: [["crm", "accounts"], ["shop", "lone"], [nil, "x"]])
+        #expect(TargetTable.referencedElsewhere(read) == [TargetTable.qualifiedKey("crm", "accounts"), TargetTable.qualifiedKey("shop", "lone")])
     }
 }
