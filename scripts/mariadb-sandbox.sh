@@ -126,7 +126,9 @@ cmd_start() {
     if [ ! -d "$dir/data/mysql" ]; then
         rm -rf "$dir/data"
         echo "$prog: initialising $dir/data" >&2
-        if ! "$install_db" --no-defaults --datadir="$dir/data" \
+        # --tmpdir (passed on to the bootstrapping mariadbd): its temporary tables in the
+        # sandbox, not in the /tmp that other servers and tests share.
+        if ! "$install_db" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" \
             --auth-root-authentication-method=normal --skip-test-db \
             --skip-name-resolve ${user_opt[@]+"${user_opt[@]}"} \
             >"$dir/install-db.log" 2>&1; then
