@@ -5,26 +5,10 @@ import Testing
 /// `deploy/local/drill.sh` on the local pair: the source killed mid-load with semi-sync on,
 /// the target promoted; the drill measures RPO 0 and an RTO.
 @Suite struct DrillTests {
-    /// A port nothing listens on now (the kernel's choice for port 0).
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func theDrillReportsRPOZeroWithSemiSync() throws {
         let work = SourceRelayTests.temporaryDirectory("drill")
         defer { try? FileManager.default.removeItem(at: work) }
-        let ports = try (0..<3).map { _ in try Self.freePort() }
+        let ports = (0..<3).map { _ in MariaDBSandbox.reservePort() }
         let script = MariaDBSandbox.repositoryRoot.appendingPathComponent("deploy/local/drill.sh").path
         let result = try runProgram(
             "/usr/bin/env",

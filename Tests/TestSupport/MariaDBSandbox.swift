@@ -14,16 +14,23 @@ public final class MariaDBSandbox: @unchecked Sendable {
     private static let portLock = NSLock()
     nonisolated(unsafe) private static var nextPort = 21000 + Int(getpid() % 500) * 20
 
+    /// A port of this test process's own, below the kernel's ephemeral range (32768 and up), so
+    /// that no outgoing connection can hold it by the time a server binds it: for servers started
+    /// here and for programs the tests start with ports of their own (drill.sh).
+    public static func reservePort() -> Int {
+        portLock.withLock { () -> Int in
+            nextPort += 1
+            return nextPort
+        }
+    }
+
     /// Starts a fresh server; extra `mariadbd` options as `--name=value`.
     public static func start(_ extraOptions: [String] = []) throws -> MariaDBSandbox {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("binlog-relay-test-\(getpid())-\(UUID().uuidString.prefix(8))")
         var lastError = ""
         for _ in 0..<5 {
-            let port = portLock.withLock { () -> Int in
-                nextPort += 1
-                return nextPort
-            }
+            let port = reservePort()
             let (status, output) = try run(script, ["start", directory.path, String(port)] + extraOptions)
             if status == 0 { return MariaDBSandbox(directory: directory, port: port) }
             lastError = output
