@@ -84,6 +84,19 @@ public final class Applier: @unchecked Sendable {
         var started: ContinuousClock.Instant
     }
     private var inFlight: InFlight?
+    /// Work gathered for one round trip behind a CREATE TABLE whose table was predicted
+    /// (``CreateTablePrediction``): the statement with its check, the groups after it (each with
+    /// its COMMIT), more such statements. Sent before anything else goes to the target
+    /// (``flushHeld()``), or ahead of the next statement that cannot be predicted, in its round trip.
+    private var held: [Lead] = []
+    private var heldBytes: Int { held.reduce(0) { $0 + $1.batch.byteCount } }
+    /// Tables made by the CREATE TABLE statements in ``held`` (or verified since), by
+    /// ``TargetTable/qualifiedKey(_:_:)``: rows bind to them without a schema read.
+    private var createdTables: [String: TargetTable] = [:]
+    /// Predicted tables that failed their check on the target (each costs a reconnect): after
+    /// ``predictionMissLimit`` of them, CREATE TABLE statements run alone again.
+    private var predictionMisses = 0
+    static let predictionMissLimit = 8
     /// The last checkpoint committed on the target, and the position after the last transaction read.
     private var committed: Checkpoint!
     private var pending: Checkpoint!
@@ -170,6 +183,12 @@ public final class Applier: @unchecked Sendable {
                 return
             } catch {
                 close()
+                if error.code == .predictionMissed {
+                    // Nothing is wrong: the target's table was not the predicted one, and nothing
+                    // built from the prediction ran. Resume from the checkpoint, the statement alone.
+                    logger.info("a table was not as predicted from its CREATE TABLE; resuming", metadata: ["at": "\(error.location.map { "\($0)" } ?? "?")"])
+                    continue
+                }
                 // The backoff starts again after a connection that worked (a restart next week
                 // waits half a second, not the delay the last outage grew to).
                 if resumed {
@@ -219,6 +238,8 @@ public final class Applier: @unchecked Sendable {
         targetTransactionOpen = false
         deferredCommit = nil
         inFlight = nil
+        held.removeAll()
+        createdTables.removeAll()
         groupOnThisConnection = false
         chainedInARow = 0
         chainGroupsLeft = 0
@@ -340,6 +361,7 @@ public final class Applier: @unchecked Sendable {
         let (connection, found, created) = try connect(first: first)
         self.connection = connection
         tables.removeAll()
+        createdTables.removeAll()
         referencedElsewhere = nil
         bindings.removeAll()
         batch.reset()
@@ -725,7 +747,12 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         try pool?.drain()
+        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
+        // The open group ends first: sent now (after what is held) or returned to go last of the leads.
         let lead = try finishGroupBeforeStatement(at: pending, statementBytes: query.query.count)
+        var leads = held
+        held.removeAll()
+        if let lead { leads.append(lead) }
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         var head = SQLText()
@@ -737,7 +764,7 @@ public final class Applier: @unchecked Sendable {
             (sql, written) = try standaloneCheckpoint(marked)
             head = sql
         }
-        try runStatement(query, entry: entry, rerun: rerun, lead: lead, head: head, tail: rowSessionReset())
+        try runStatement(query, entry: entry, rerun: rerun, leads: leads, head: head, tail: rowSessionReset())
         if let written { committed = written }
         status.update { $0.statementsApplied += 1 }
     }
@@ -747,9 +774,18 @@ public final class Applier: @unchecked Sendable {
     /// settings the source logged, then commit the checkpoint past it (``pending``).
     private func applyStandaloneStatement(_ query: QueryEvent, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
         try pool?.drain()
-        let lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count)
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
+        if !rerun, let prediction = prediction(for: query) {
+            try holdCreateTable(query, prediction, entry: entry, before: before)
+            return
+        }
+        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
+        // The open group ends first: sent now (after what is held) or returned to go last of the leads.
+        let lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count)
+        var leads = held
+        held.removeAll()
+        if let lead { leads.append(lead) }
         // One round trip across a slow link: the checkpoint marking the statement pending, the
         // statement in its session, the row session back, and the checkpoint past it. The server
         // stops at the first statement that fails, so nothing after a failure takes effect.
@@ -765,7 +801,7 @@ public final class Applier: @unchecked Sendable {
         tail.append(";")
         let (checkpointSQL, written) = try standaloneCheckpoint(done)
         tail.append(checkpointSQL.bytes)
-        try runStatement(query, entry: entry, rerun: rerun, lead: lead, head: head, tail: tail)
+        try runStatement(query, entry: entry, rerun: rerun, leads: leads, head: head, tail: tail)
         committed = written
         status.update {
             $0.statementsApplied += 1
@@ -773,6 +809,103 @@ public final class Applier: @unchecked Sendable {
             $0.applied = written
         }
         logger.debug("statement applied", metadata: ["at": "\(entry.location)", "checkpoint": "\(done.location)"])
+    }
+
+    /// The table a CREATE TABLE statement makes, when it can be told from the statement and
+    /// checked on the target (a MariaDB target; no schema renaming; the session's cross-schema
+    /// foreign keys read, none naming the table; a table not known to exist already).
+    private func prediction(for query: QueryEvent) -> CreateTablePrediction? {
+        guard statements.targetIsMariaDB, predictionMisses < Self.predictionMissLimit, let referencedElsewhere,
+            !query.schemaName.isEmpty, configuration.filter.targetSchema(query.schemaName) == query.schemaName,
+            let settings = try? query.statusVariables(),
+            let prediction = CreateTablePrediction.predict(
+                Array(query.query), schema: query.schemaName, sqlMode: settings.sqlMode, targetIsMariaDB: true)
+        else { return nil }
+        let key = TargetTable.qualifiedKey(prediction.schema, prediction.table)
+        guard !referencedElsewhere.contains(key), tables[prediction.schema]?[prediction.table] == nil, createdTables[key] == nil else {
+            return nil
+        }
+        return prediction
+    }
+
+    /// A CREATE TABLE whose table is predicted: held (``held``) with the group before it, as
+    /// ``applyStandaloneStatement`` would send them (the checkpoint marking it pending, the
+    /// statement in its session, the checkpoint past it), followed by the check of the predicted
+    /// table; the rows after it bind to the prediction and are held behind it. The target stops
+    /// at a failed check, before anything built from the prediction, and the applier resumes from
+    /// the checkpoint past the statement (``ApplierError/Code/predictionMissed``).
+    private func holdCreateTable(_ query: QueryEvent, _ prediction: CreateTablePrediction, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
+        guard let connection else { throw ApplierError(.connection, "not connected") }
+        try finishInFlight()
+        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
+        if var lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count) {
+            if lead.batch.leadingCommit, let deferred = deferredCommit {
+                // This lead commits the deferred group now: nothing else may.
+                lead.commits = deferred
+                deferredCommit = nil
+            }
+            held.append(lead)
+        }
+        let prologue = try statementPrologue(query, entry: entry)
+        var marked = before
+        marked.pendingStatementEnd = entry.nextLocation
+        var done = pending!
+        done.pendingStatementEnd = nil
+        let (markedSQL, _) = try standaloneCheckpoint(marked)
+        let (doneSQL, written) = try standaloneCheckpoint(done)
+        let display = "`\(prediction.schema)`.`\(prediction.table)`"
+
+        var unit = ApplyBatch()
+        let context = unit.addContext(
+            .init(statement: "DDL", table: "schema `\(query.schemaName)`", location: entry.location, source: sourcePosition(of: entry)))
+        unit.add(statements: markedSQL.bytes, count: 4, context: context)
+        for statement in prologue {
+            unit.sql.append(statement)
+            unit.endStatement(expecting: nil, context: context)
+        }
+        unit.sql.append("USE ")
+        unit.sql.appendIdentifier(query.schemaName)
+        unit.endStatement(expecting: nil, context: context)
+        unit.sql.append(CheckpointTable.statementMarker)
+        unit.sql.bytes.append(contentsOf: query.query)
+        unit.endStatement(expecting: nil, context: context)
+        unit.add(statements: rowSessionReset().bytes, count: 2, context: context)
+        unit.add(statements: doneSQL.bytes, count: 4, context: context)
+        unit.sql.append(
+            TargetTable.predictionCheck(
+                schema: prediction.schema, table: prediction.table, expected: prediction.fingerprint, escape: connection.escape))
+        unit.endStatement(expecting: nil, context: context)
+        held.append(
+            Lead(batch: unit, checkpoint: nil, statement: HeldStatement(written: written, table: display, location: entry.location)))
+        createdTables[TargetTable.qualifiedKey(prediction.schema, prediction.table)] = prediction.targetTable
+        bindings[prediction.schema + "\u{0}" + prediction.table] = nil
+        sessionForeignKeyChecks = nil
+        logger.debug("statement held", metadata: ["at": "\(entry.location)", "table": "\(display)"])
+    }
+
+    /// A held statement ran, with the checkpoint past it.
+    private func appliedStatement(_ statement: HeldStatement) {
+        committed = statement.written
+        status.update {
+            $0.statementsApplied += 1
+            $0.transactionsApplied += 1
+            $0.applied = statement.written
+        }
+    }
+
+    /// Sends what is held (``held``) in one round trip and checks it, lead after lead.
+    private func flushHeld() throws(ApplierError) {
+        guard !held.isEmpty else { return }
+        guard let connection else { throw ApplierError(.connection, "not connected") }
+        let leads = held
+        held.removeAll()
+        var sql = SQLText()
+        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        let started = ContinuousClock.now
+        var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+        let elapsed = ContinuousClock.now - started
+        for lead in leads { outcome = try settle(lead, outcome, took: elapsed) }
+        status.countRoundTrips(of: connection, counted: &countedRoundTrips)
     }
 
     /// Ends the open group (if any) before a statement that commits by itself, with `checkpoint`
@@ -813,6 +946,18 @@ public final class Applier: @unchecked Sendable {
     struct Lead {
         var batch: ApplyBatch
         var checkpoint: Checkpoint?
+        /// The deferred group whose COMMIT leads `batch` (moved here from ``deferredCommit``).
+        var commits: DeferredCommit?
+        /// A held CREATE TABLE (``holdCreateTable``): `batch` is the statement in its session
+        /// between its two checkpoints, then the check of its predicted table.
+        var statement: HeldStatement?
+    }
+
+    struct HeldStatement {
+        /// The checkpoint past the statement.
+        var written: Checkpoint
+        var table: String
+        var location: RelayLogLocation
     }
 
     /// The COMMIT of the deferred group, if there is one, to lead the next round trip.
@@ -845,6 +990,7 @@ public final class Applier: @unchecked Sendable {
     /// Commits the deferred group in a round trip of its own (nothing else is to be sent now).
     private func flushDeferredCommit() throws(ApplierError) {
         try finishInFlight()
+        try flushHeld()
         guard let deferred = deferredCommit else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         do {
@@ -868,12 +1014,31 @@ public final class Applier: @unchecked Sendable {
         var own = outcome
         own.affectedRows = Array(outcome.affectedRows.prefix(count))
         if outcome.affectedRows.count >= count { own.error = nil }
-        if lead.batch.leadingCommit && !outcome.affectedRows.isEmpty { confirmDeferredCommit() }
+        if !outcome.affectedRows.isEmpty {
+            if let commits = lead.commits {
+                confirm(commits)
+            } else if lead.batch.leadingCommit {
+                confirmDeferredCommit()
+            }
+        }
+        if let statement = lead.statement, let error = own.error, own.affectedRows.count == count - 1, error.number == 1644,
+            error.message == TargetTable.predictionMismatch
+        {
+            // The statement and the checkpoint past it ran; its table failed the check, which
+            // nothing built from the prediction follows.
+            appliedStatement(statement)
+            predictionMisses += 1
+            var missed = ApplierError(.predictionMissed, "table \(statement.table) is not the one predicted from its CREATE TABLE")
+            missed.location = statement.location
+            throw missed
+        }
         try ApplyBatch.check(own, of: lead.batch)
         guard outcome.affectedRows.count >= count else {
             throw ApplierError(.connection, "the target answered fewer statements than it was sent")
         }
-        if let checkpoint = lead.checkpoint {
+        if let statement = lead.statement {
+            appliedStatement(statement)
+        } else if let checkpoint = lead.checkpoint {
             committed = checkpoint
             status.recordBatch(lead.batch, took: elapsed, committed: checkpoint)
         }
@@ -899,7 +1064,7 @@ public final class Applier: @unchecked Sendable {
     /// well; then forgets what it knew of the target's tables. With `rerun` (it was pending when a
     /// crash came), "already done" errors count as done.
     private func runStatement(
-        _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, lead: Lead?, head: SQLText, tail: SQLText
+        _ query: QueryEvent, entry: RelayLogEntry, rerun: Bool, leads: [Lead], head: SQLText, tail: SQLText
     ) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
@@ -935,7 +1100,7 @@ public final class Applier: @unchecked Sendable {
         let readsReferences = reread && referencedElsewhere == nil
         let rereadQuery =
             reread ? (readsReferences ? TargetTable.crossSchemaQuery + ";" : "") + TargetTable.query(target, escape: connection.escape) : ""
-        var lead = lead
+        var leads = leads
         var head = head
         var withSchema = true
         var finished = false
@@ -943,9 +1108,7 @@ public final class Applier: @unchecked Sendable {
         while !finished {
             let headCount = head.isEmpty ? 0 : 4
             var sql = SQLText()
-            if let lead {
-                sql = lead.batch.sql
-            }
+            for lead in leads { sql.append(lead.batch.sql.bytes) }
             if !head.isEmpty {
                 sql.append(head.bytes)
                 sql.append(";")
@@ -970,10 +1133,8 @@ public final class Applier: @unchecked Sendable {
             let statementIndex = headCount + prologue.count + (withSchema ? 1 : 0)
             let started = ContinuousClock.now
             var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0, keepingResults: reread) }
-            if let sent = lead {
-                outcome = try settle(sent, outcome, took: ContinuousClock.now - started)
-                lead = nil
-            }
+            for sent in leads { outcome = try settle(sent, outcome, took: ContinuousClock.now - started) }
+            leads.removeAll()
             guard let error = outcome.error else {
                 schemaResults = outcome.resultSets
                 break
@@ -1013,6 +1174,7 @@ public final class Applier: @unchecked Sendable {
         // The statement may have changed any table: the target's schema is read again when needed
         // (its own schema's was read after it, in the same round trip).
         tables.removeAll()
+        createdTables.removeAll()
         bindings.removeAll()
         sessionForeignKeyChecks = nil
         if readsReferences && schemaResults.count == 5 {
@@ -1120,6 +1282,7 @@ public final class Applier: @unchecked Sendable {
         if collations.isEmpty {
             guard let connection else { throw ApplierError(.connection, "not connected") }
             try finishInFlight()
+            try flushHeld()
             do {
                 for row in try connection.query("SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS").rows {
                     if let id = row[0].flatMap({ UInt32($0) }), let charset = row[1] ?? nil, let collation = row[2] ?? nil {
@@ -1170,11 +1333,12 @@ public final class Applier: @unchecked Sendable {
     /// BEGIN and the marker, before the first statement of a group.
     private func openTargetTransaction() throws(ApplierError) {
         guard !targetTransactionOpen, batch.isEmpty else { return }
-        let onThisConnection = pool == nil || chainGroupsLeft > 0
+        // Behind held statements (a predicted CREATE TABLE) a group is held too, on this connection.
+        let onThisConnection = pool == nil || chainGroupsLeft > 0 || !held.isEmpty
         if let pool {
             if onThisConnection {
                 // A chain (see chainGroupsLeft): after every worker's group has committed.
-                chainGroupsLeft -= 1
+                if chainGroupsLeft > 0 { chainGroupsLeft -= 1 }
                 try pool.drain()
             } else {
                 // A group for a worker cannot carry this connection's COMMIT.
@@ -1244,6 +1408,17 @@ public final class Applier: @unchecked Sendable {
         if commitsItself {
             // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
             batch.add("COMMIT", context: context)
+            if !held.isEmpty {
+                // Behind a predicted CREATE TABLE: in the same round trip, unless it grows large.
+                held.append(Lead(batch: batch, checkpoint: checkpoint))
+                let collectsKeys = batch.collectsKeys
+                batch = ApplyBatch()
+                batch.collectsKeys = collectsKeys
+                targetTransactionOpen = false
+                groupOnThisConnection = false
+                if heldBytes >= groupBytes { try flushHeld() }
+                return
+            }
         }
         try send(committing: checkpoint, commitSent: commitsItself)
         groupOnThisConnection = false
@@ -1262,6 +1437,7 @@ public final class Applier: @unchecked Sendable {
     private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
+        try flushHeld()
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
                 .target,
@@ -1370,12 +1546,14 @@ public final class Applier: @unchecked Sendable {
             schemaReadAhead = nil
             unusedSchemaReads = 0
         }
-        if tables[schema] == nil {
+        let created = createdTables[TargetTable.qualifiedKey(schema, map.table)]
+        if tables[schema] == nil && created == nil {
             unusedSchemaReads = 0
             // The whole schema in one round trip: after a DDL statement every table of it is
             // read again, and across a slow link one query beats one per table.
             guard let connection else { throw ApplierError(.connection, "not connected") }
             try finishInFlight()
+            try flushHeld()
             do {
                 var query = TargetTable.query(schema, escape: connection.escape)
                 let first = referencedElsewhere == nil
@@ -1388,7 +1566,7 @@ public final class Applier: @unchecked Sendable {
                 throw ApplierError(error.isTransient ? .connection : .target, "cannot read the target's schema", server: error)
             }
         }
-        guard let target = tables[schema]?[map.table] else {
+        guard let target = created ?? tables[schema]?[map.table] else {
             var error = located(ApplierError(.schemaMismatch, "table `\(schema)`.`\(map.table)` is not on the target"), entry)
             error.table = "`\(schema)`.`\(map.table)`"
             throw error
@@ -1408,6 +1586,8 @@ public final class Applier: @unchecked Sendable {
             bindings[key] = binding
             return binding
         } catch {
+            // A predicted table: the mismatch is the target's only if the table passes its check.
+            if created != nil { try flushHeld() }
             throw located(error, entry)
         }
     }

@@ -25,6 +25,10 @@ public struct ApplierError: Error, Sendable, CustomStringConvertible {
         public static let unsupported = Code("unsupported")
         /// Bad settings.
         public static let configuration = Code("configuration")
+        /// A table made by CREATE TABLE was not the one the applier predicted from the statement
+        /// (``CreateTablePrediction``); nothing built from the prediction ran. Not a failure: the
+        /// applier resumes from its checkpoint at once.
+        public static let predictionMissed = Code("prediction missed")
         public var description: String { name }
     }
 

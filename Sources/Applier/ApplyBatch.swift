@@ -103,6 +103,13 @@ struct ApplyBatch {
     /// The error text of a row count the target checked (``serverChecksLeft``).
     static let rowCountMessage = "binlog-relay: the statement before did not find the rows the source changed"
 
+    /// Adds `count` statements the relay wrote, separated by `;` in `text` (no trailing `;`).
+    mutating func add(statements text: [UInt8], count: Int, context: Int32) {
+        sql.append(text)
+        sql.append(byte: UInt8(ascii: ";"))
+        for _ in 0..<count { expectations.append(Expectation(rows: nil, context: context)) }
+    }
+
     /// Adds a statement the relay wrote (BEGIN, checkpoint, COMMIT).
     mutating func add(_ statement: StaticString, context: Int32) {
         sql.append(statement)

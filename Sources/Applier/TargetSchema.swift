@@ -1,8 +1,8 @@
 import MySQLClient
 
 /// A table as the target's `information_schema` describes it.
-struct TargetTable: Sendable {
-    struct Column: Sendable {
+struct TargetTable: Sendable, Equatable {
+    struct Column: Sendable, Equatable {
         var name: String
         /// `DATA_TYPE`, lower case: `int`, `varchar`, `json`, …
         var dataType: String
@@ -166,5 +166,62 @@ struct TargetTable: Sendable {
         return TargetTable(
             schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
             unguardedTriggers: unguardedTriggers, hasForeignKeys: hasForeignKeys)
+    }
+}
+
+extension TargetTable {
+    /// What ``build(schema:table:columnRows:keyRows:unguardedTriggers:hasForeignKeys:)`` reads of
+    /// a table's `information_schema` rows, as one string: per column its name (hex), data type,
+    /// whether it is unsigned, nullable, and plain (EXTRA empty or `auto_increment`: neither
+    /// generated nor set by the server on update); per row of a unique index its index and column
+    /// names (hex), whether it is whole (no prefix) and nullable; then no triggers and no foreign
+    /// keys. ``predictionCheck(schema:table:expected:)`` computes the same on the target, so two
+    /// tables with the same fingerprint build the same TargetTable (triggers and foreign keys
+    /// absent).
+    static func fingerprint(columnRows: [[String?]], keyRows: [[String?]]) -> String {
+        func hex(_ text: String?) -> String {
+            let digits = Array("0123456789ABCDEF".utf8)
+            var out: [UInt8] = []
+            for byte in (text ?? "").utf8 {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        func flag(_ value: Bool) -> String { value ? "1" : "0" }
+        let columns = columnRows.map { row in
+            [
+                hex(row[0]), (row[1] ?? "").lowercased(), flag((row[2] ?? "").lowercased().contains("unsigned")),
+                flag(row[3] == "YES"), flag(row[4] == "" || row[4] == "auto_increment"),
+            ].joined(separator: ",")
+        }
+        let keys = keyRows.filter { $0[1] == "0" }.map { row in
+            [hex(row[0]), hex(row[2]), flag(row[3] == nil), flag(row[4] == "YES")].joined(separator: ",")
+        }
+        return [columns.joined(separator: ";"), keys.joined(separator: ";"), "0", "0"].joined(separator: "#")
+    }
+
+    /// The `SIGNAL` this check raises.
+    static let predictionMismatch = "binlog-relay: the table is not the one predicted from its CREATE TABLE"
+
+    /// A statement for a MariaDB target (IF runs outside stored programs there) that fails with
+    /// ``predictionMismatch`` unless table `schema`.`table` has the ``fingerprint(columnRows:keyRows:)``
+    /// `expected`. `escape`: the connection's string escaping.
+    static func predictionCheck(schema: String, table: String, expected: String, escape: (String) -> String) -> String {
+        let where_ = "TABLE_SCHEMA = '\(escape(schema))' AND TABLE_NAME = '\(escape(table))'"
+        return """
+            IF NOT (BINARY CONCAT_WS('#', \
+            COALESCE((SELECT GROUP_CONCAT(CONCAT_WS(',', HEX(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE) LIKE '%unsigned%', \
+            IS_NULLABLE = 'YES', EXTRA IN ('', 'auto_increment')) ORDER BY ORDINAL_POSITION SEPARATOR ';') \
+            FROM information_schema.COLUMNS WHERE \(where_)), ''), \
+            COALESCE((SELECT GROUP_CONCAT(CONCAT_WS(',', HEX(INDEX_NAME), HEX(COLUMN_NAME), SUB_PART IS NULL, NULLABLE = 'YES') \
+            ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX SEPARATOR ';') \
+            FROM information_schema.STATISTICS WHERE \(where_) AND NON_UNIQUE = 0), ''), \
+            (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = '\(escape(schema))' \
+            AND EVENT_OBJECT_TABLE = '\(escape(table))'), \
+            (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '\(escape(schema))' \
+            AND (TABLE_NAME = '\(escape(table))' OR REFERENCED_TABLE_NAME = '\(escape(table))'))) \
+            <=> '\(escape(expected))') THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '\(predictionMismatch)'; END IF
+            """
     }
 }
