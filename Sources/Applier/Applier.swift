@@ -422,7 +422,7 @@ public final class Applier: @unchecked Sendable {
             // Every worker's checkpoint row exists before its first marker update (one round trip).
             try commitStandalone(checkpoint!, workers: Array(1...configuration.workers))
             let target = configuration.target
-            pool = try WorkerPool(count: configuration.workers, status: status) { () throws(ApplierError) in
+            pool = WorkerPool(count: configuration.workers, status: status) { () throws(ApplierError) in
                 try Applier.openSession(target, extra: WorkerPool.sessionSettings).0
             }
             batch.collectsKeys = true
@@ -776,8 +776,8 @@ public final class Applier: @unchecked Sendable {
         try pool?.drain()
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
-        if !rerun, let prediction = prediction(for: query) {
-            try holdCreateTable(query, prediction, entry: entry, before: before)
+        if !rerun, let holdable = holdable(query) {
+            try hold(query, holdable, entry: entry, before: before)
             return
         }
         if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
@@ -811,30 +811,51 @@ public final class Applier: @unchecked Sendable {
         logger.debug("statement applied", metadata: ["at": "\(entry.location)", "checkpoint": "\(done.location)"])
     }
 
-    /// The table a CREATE TABLE statement makes, when it can be told from the statement and
-    /// checked on the target (a MariaDB target; no schema renaming; the session's cross-schema
-    /// foreign keys read, none naming the table; a table not known to exist already).
-    private func prediction(for query: QueryEvent) -> CreateTablePrediction? {
-        guard statements.targetIsMariaDB, predictionMisses < Self.predictionMissLimit, let referencedElsewhere,
-            !query.schemaName.isEmpty, configuration.filter.targetSchema(query.schemaName) == query.schemaName,
-            let settings = try? query.statusVariables(),
-            let prediction = CreateTablePrediction.predict(
-                Array(query.query), schema: query.schemaName, sqlMode: settings.sqlMode, targetIsMariaDB: true)
-        else { return nil }
-        let key = TargetTable.qualifiedKey(prediction.schema, prediction.table)
-        guard !referencedElsewhere.contains(key), tables[prediction.schema]?[prediction.table] == nil, createdTables[key] == nil else {
-            return nil
-        }
-        return prediction
+    /// A statement that can be held with the rows after it (``held``): a CREATE TABLE whose table
+    /// is predicted and checked on the target, or a statement whose effect on the known tables
+    /// needs no reading back.
+    enum Holdable {
+        case creates(CreateTablePrediction)
+        case changes(SchemaEffect)
     }
 
-    /// A CREATE TABLE whose table is predicted: held (``held``) with the group before it, as
-    /// ``applyStandaloneStatement`` would send them (the checkpoint marking it pending, the
-    /// statement in its session, the checkpoint past it), followed by the check of the predicted
-    /// table; the rows after it bind to the prediction and are held behind it. The target stops
-    /// at a failed check, before anything built from the prediction, and the applier resumes from
-    /// the checkpoint past the statement (``ApplierError/Code/predictionMissed``).
-    private func holdCreateTable(_ query: QueryEvent, _ prediction: CreateTablePrediction, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
+    /// Whether `query` can be held (a MariaDB target, which runs the checks; no schema renaming of
+    /// a schema it names). A CREATE TABLE: the session's cross-schema foreign keys read, none
+    /// naming the table, and a table not known to exist already.
+    private func holdable(_ query: QueryEvent) -> Holdable? {
+        guard statements.targetIsMariaDB, let referencedElsewhere, !query.schemaName.isEmpty,
+            configuration.filter.targetSchema(query.schemaName) == query.schemaName,
+            let settings = try? query.statusVariables()
+        else { return nil }
+        let text = Array(query.query)
+        if predictionMisses < Self.predictionMissLimit,
+            let prediction = CreateTablePrediction.predict(text, schema: query.schemaName, sqlMode: settings.sqlMode, targetIsMariaDB: true)
+        {
+            let key = TargetTable.qualifiedKey(prediction.schema, prediction.table)
+            guard !referencedElsewhere.contains(key), tables[prediction.schema]?[prediction.table] == nil, createdTables[key] == nil else {
+                return nil
+            }
+            return .creates(prediction)
+        }
+        guard let effect = SchemaEffect.of(text, schema: query.schemaName, sqlMode: settings.sqlMode) else { return nil }
+        let names: [SchemaEffect.Name] =
+            switch effect {
+            case .unchanged: []
+            case .drops(let names): names
+            case .renames(let pairs): pairs.flatMap { [$0.from, $0.to] }
+            }
+        guard names.allSatisfy({ configuration.filter.targetSchema($0.schema) == $0.schema }) else { return nil }
+        return .changes(effect)
+    }
+
+    /// A statement held (``held``) with the group before it, as ``applyStandaloneStatement`` would
+    /// send them (the checkpoint marking it pending, the statement in its session, the checkpoint
+    /// past it); for a CREATE TABLE followed by the check of the predicted table. What the
+    /// applier knows of the tables changes as the statement will change them, so the rows after
+    /// it are built at once and held behind it. The target stops at a failed statement or check,
+    /// before anything built after it; after a failed check the applier resumes from the
+    /// checkpoint past the statement (``ApplierError/Code/predictionMissed``).
+    private func hold(_ query: QueryEvent, _ holdable: Holdable, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
         if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
@@ -853,7 +874,6 @@ public final class Applier: @unchecked Sendable {
         done.pendingStatementEnd = nil
         let (markedSQL, _) = try standaloneCheckpoint(marked)
         let (doneSQL, written) = try standaloneCheckpoint(done)
-        let display = "`\(prediction.schema)`.`\(prediction.table)`"
 
         var unit = ApplyBatch()
         let context = unit.addContext(
@@ -871,16 +891,60 @@ public final class Applier: @unchecked Sendable {
         unit.endStatement(expecting: nil, context: context)
         unit.add(statements: rowSessionReset().bytes, count: 2, context: context)
         unit.add(statements: doneSQL.bytes, count: 4, context: context)
-        unit.sql.append(
-            TargetTable.predictionCheck(
-                schema: prediction.schema, table: prediction.table, expected: prediction.fingerprint, escape: connection.escape))
-        unit.endStatement(expecting: nil, context: context)
+        var display = "schema `\(query.schemaName)`"
+        switch holdable {
+        case .creates(let prediction):
+            display = "`\(prediction.schema)`.`\(prediction.table)`"
+            unit.sql.append(
+                TargetTable.predictionCheck(
+                    schema: prediction.schema, table: prediction.table, expected: prediction.fingerprint, escape: connection.escape))
+            unit.endStatement(expecting: nil, context: context)
+            let key = TargetTable.qualifiedKey(prediction.schema, prediction.table)
+            createdTables[key] = prediction.targetTable
+            bindings[key] = nil
+        case .changes(let effect):
+            learn(effect)
+        }
         held.append(
             Lead(batch: unit, checkpoint: nil, statement: HeldStatement(written: written, table: display, location: entry.location)))
-        createdTables[TargetTable.qualifiedKey(prediction.schema, prediction.table)] = prediction.targetTable
-        bindings[prediction.schema + "\u{0}" + prediction.table] = nil
         sessionForeignKeyChecks = nil
-        logger.debug("statement held", metadata: ["at": "\(entry.location)", "table": "\(display)"])
+        logger.debug("statement held", metadata: ["at": "\(entry.location)", "on": "\(display)"])
+    }
+
+    /// What the applier knows of the tables, as a held statement will change them.
+    private func learn(_ effect: SchemaEffect) {
+        switch effect {
+        case .unchanged:
+            break
+        case .drops(let names):
+            for name in names {
+                let key = TargetTable.qualifiedKey(name.schema, name.table)
+                tables[name.schema]?[name.table] = nil
+                createdTables[key] = nil
+                bindings[key] = nil
+            }
+        case .renames(let pairs):
+            for (from, to) in pairs {
+                let fromKey = TargetTable.qualifiedKey(from.schema, from.table)
+                let toKey = TargetTable.qualifiedKey(to.schema, to.table)
+                var known = createdTables[fromKey] ?? tables[from.schema]?[from.table]
+                createdTables[fromKey] = nil
+                tables[from.schema]?[from.table] = nil
+                bindings[fromKey] = nil
+                bindings[toKey] = nil
+                if referencedElsewhere?.contains(fromKey) == true { referencedElsewhere?.insert(toKey) }
+                if known != nil {
+                    known!.schema = to.schema
+                    known!.name = to.table
+                    createdTables[toKey] = known
+                    tables[to.schema]?[to.table] = known
+                } else {
+                    // Not known here: the table's schema is read again when next needed.
+                    createdTables[toKey] = nil
+                    tables[to.schema] = nil
+                }
+            }
+        }
     }
 
     /// A held statement ran, with the checkpoint past it.
@@ -897,6 +961,8 @@ public final class Applier: @unchecked Sendable {
     private func flushHeld() throws(ApplierError) {
         guard !held.isEmpty else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
+        // A group sent just before the first held statement (one that had to be checked first).
+        try finishInFlight()
         let leads = held
         held.removeAll()
         var sql = SQLText()
@@ -1102,7 +1168,8 @@ public final class Applier: @unchecked Sendable {
             reread ? (readsReferences ? TargetTable.crossSchemaQuery + ";" : "") + TargetTable.query(target, escape: connection.escape) : ""
         var leads = leads
         var head = head
-        var withSchema = true
+        // CREATE DATABASE is logged with the new database as its default schema: no USE of it.
+        var withSchema = !DatabaseStatement.createsDatabase(query.query)
         var finished = false
         var schemaResults: [MySQLResult] = []
         while !finished {
@@ -1353,8 +1420,10 @@ public final class Applier: @unchecked Sendable {
             batch.add("COMMIT", context: context)
             batch.leadingCommit = true
         }
-        // On this connection: the first UPDATEs and DELETEs are checked by a MariaDB target itself.
-        if groupOnThisConnection && statements.targetIsMariaDB { batch.serverChecksLeft = ApplyBatch.serverChecksPerGroup }
+        // The first UPDATEs and DELETEs are checked by a MariaDB target itself: a group on this
+        // connection then carries its COMMIT; one meant for a worker may still end here (before a
+        // DDL statement, or waiting for the group before it), and a worker checks the counts anyway.
+        if statements.targetIsMariaDB { batch.serverChecksLeft = ApplyBatch.serverChecksPerGroup }
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)
@@ -1388,17 +1457,26 @@ public final class Applier: @unchecked Sendable {
                 chainedInARow = 0
                 chainGroupsLeft = Self.chainRun
             }
-            // Commits stay in source order: nothing of this connection's is left uncommitted.
-            try flushDeferredCommit()
-            let job = WorkerPool.Job(
-                index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
-                checkpoint: checkpoint)
-            batch = ApplyBatch()
-            batch.collectsKeys = true
-            targetTransactionOpen = false
-            committed = checkpoint
-            try pool.submit(job)
-            return
+            if dependency > 0 && dependency == index - 1 {
+                // It could start only once the group just before has committed, and so every
+                // group before it: on this connection instead, sent ahead (a worker would take
+                // two round trips). Its keys stay recorded under `index`, which the next job
+                // takes: later groups that wrote them wait for that one, which commits after it.
+                try pool.drain()
+                groupOnThisConnection = true
+            } else {
+                // Commits stay in source order: nothing of this connection's is left uncommitted.
+                try flushDeferredCommit()
+                let job = WorkerPool.Job(
+                    index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
+                    checkpoint: checkpoint)
+                batch = ApplyBatch()
+                batch.collectsKeys = true
+                targetTransactionOpen = false
+                committed = checkpoint
+                try pool.submit(job)
+                return
+            }
         }
         let context = batch.addContext(
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))

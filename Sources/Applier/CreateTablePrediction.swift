@@ -397,6 +397,8 @@ struct CreateTableTokens {
         return next.lowercased() == word
     }
 
+    var atEnd: Bool { position == tokens.count }
+
     mutating func symbol(_ character: Character) -> Bool {
         guard position < tokens.count, tokens[position] == .symbol(character.asciiValue!) else { return false }
         position += 1
@@ -452,5 +454,85 @@ struct CreateTableTokens {
             }
         }
         return true
+    }
+}
+
+/// What a DDL statement other than CREATE TABLE does to the tables the applier knows, told from
+/// its text, for the statements that change them in a way that needs no reading back: the rows
+/// after such a statement can be built at once, and it is held with them like a predicted CREATE
+/// TABLE (see ``CreateTablePrediction``), without a check (a statement that fails stops the
+/// target there, before the rows).
+enum SchemaEffect: Equatable {
+    /// `TRUNCATE [TABLE] t`, `CREATE INDEX … ON t (…)` (not UNIQUE: the applier reads unique
+    /// indexes only): every table stays as it was.
+    case unchanged
+    /// `DROP TABLE [IF EXISTS] t, …`: these tables are gone.
+    case drops([Name])
+    /// `RENAME TABLE a TO b, …`: in this order.
+    case renames([(from: Name, to: Name)])
+
+    struct Name: Hashable {
+        var schema: String
+        var table: String
+    }
+
+    static func == (left: SchemaEffect, right: SchemaEffect) -> Bool {
+        switch (left, right) {
+        case (.unchanged, .unchanged): true
+        case (.drops(let a), .drops(let b)): a == b
+        case (.renames(let a), .renames(let b)): a.elementsEqual(b) { $0.from == $1.from && $0.to == $1.to }
+        default: false
+        }
+    }
+
+    /// The effect of `statement` run with default schema `schema` under `sqlMode`, or nil when it is
+    /// not one of the statements above in a form this reader knows.
+    static func of(_ statement: [UInt8], schema: String, sqlMode: UInt64?) -> SchemaEffect? {
+        let mode = sqlMode ?? 0
+        guard !schema.isEmpty,
+            var tokens = CreateTableTokens(statement, ansiQuotes: mode & 4 != 0, backslashEscapes: mode & (1 << 21) == 0)
+        else { return nil }
+        func name() -> Name? {
+            guard let first = tokens.name() else { return nil }
+            guard tokens.symbol(".") else { return Name(schema: schema, table: first) }
+            guard let second = tokens.name() else { return nil }
+            return Name(schema: first, table: second)
+        }
+        if tokens.keyword("truncate") {
+            _ = tokens.keyword("table")
+            guard name() != nil, tokens.atEnd else { return nil }
+            return .unchanged
+        }
+        if tokens.keyword("create") {
+            _ = tokens.keyword("online") || tokens.keyword("offline")
+            guard tokens.keyword("index") else { return nil }
+            guard let index = tokens.name(), index.lowercased() != "if" else { return nil }
+            if tokens.keyword("using") { _ = tokens.name() }
+            guard tokens.keyword("on"), name() != nil, tokens.symbol("(") else { return nil }
+            return .unchanged
+        }
+        if tokens.keyword("drop") {
+            guard tokens.keyword("table") else { return nil }
+            if tokens.keyword("if") { guard tokens.keyword("exists") else { return nil } }
+            var names: [Name] = []
+            repeat {
+                guard let table = name() else { return nil }
+                names.append(table)
+            } while tokens.symbol(",")
+            _ = tokens.keyword("restrict") || tokens.keyword("cascade")
+            guard tokens.atEnd else { return nil }
+            return .drops(names)
+        }
+        if tokens.keyword("rename") {
+            guard tokens.keyword("table") else { return nil }
+            var pairs: [(from: Name, to: Name)] = []
+            repeat {
+                guard let from = name(), tokens.keyword("to"), let to = name() else { return nil }
+                pairs.append((from, to))
+            } while tokens.symbol(",")
+            guard tokens.atEnd else { return nil }
+            return .renames(pairs)
+        }
+        return nil
     }
 }

@@ -15,6 +15,18 @@ enum DatabaseStatement {
         case unreadable
     }
 
+    /// Whether the statement is a CREATE [OR REPLACE] DATABASE|SCHEMA.
+    static func createsDatabase(_ query: UnsafeRawBufferPointer) -> Bool {
+        var scanner = Scanner(bytes: Array(query.prefix(256)))
+        guard scanner.word()?.lowercased() == "create" else { return false }
+        var next = scanner.word()?.lowercased()
+        if next == "or" {
+            guard scanner.word()?.lowercased() == "replace" else { return false }
+            next = scanner.word()?.lowercased()
+        }
+        return next == "database" || next == "schema"
+    }
+
     /// Renames database `from` to `to` in a CREATE/ALTER/DROP DATABASE|SCHEMA statement.
     static func rewrite(_ query: UnsafeRawBufferPointer, from: String, to: String) -> Outcome {
         var scanner = Scanner(bytes: Array(query))

@@ -40,17 +40,19 @@ final class WorkerPool: @unchecked Sendable {
     private var queues: [[Job]]
     private var failure: ApplierError?
     private var stopping = false
-    private var ready = 0
 
     private var threads: [BackgroundThread] = []
     let count: Int
     private let status: ApplierStatus
 
-    /// Starts `count` workers, each connecting with `connect`; waits until all are connected.
+    /// Starts `count` workers, each connecting with `connect` on its own thread (across a slow
+    /// link a TLS session takes several round trips: they connect while the first groups are
+    /// read, and a group queued for a worker waits for it). A worker that cannot connect fails
+    /// the pool: the next ``submit(_:)`` or ``drain()`` throws its error.
     init(
         count: Int, status: ApplierStatus,
         connect: @escaping @Sendable () throws(ApplierError) -> MySQLConnection
-    ) throws(ApplierError) {
+    ) {
         self.count = count
         self.status = status
         committed = 0
@@ -58,10 +60,6 @@ final class WorkerPool: @unchecked Sendable {
         queues = Array(repeating: [], count: count + 1)
         for worker in 1...count {
             threads.append(BackgroundThread { [unowned self] in self.work(worker, connect: connect) })
-        }
-        try monitor.withLock { () throws(ApplierError) in
-            while ready < count && failure == nil { monitor.wait() }
-            if let failure { throw failure }
         }
     }
 
@@ -122,10 +120,6 @@ final class WorkerPool: @unchecked Sendable {
         defer {
             status.countRoundTrips(of: connection, counted: &countedRoundTrips)
             connection.close()
-        }
-        monitor.withLock {
-            ready += 1
-            monitor.broadcast()
         }
         while true {
             // Take the next group, and wait until the groups it depends on have committed.
