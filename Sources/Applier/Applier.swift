@@ -82,6 +82,8 @@ public final class Applier: @unchecked Sendable {
         /// The deferred group whose COMMIT leads it.
         var commits: DeferredCommit?
         var started: ContinuousClock.Instant
+        /// Held work (``held``) sent ahead of it in the same round trip.
+        var leads: [Lead] = []
     }
     private var inFlight: InFlight?
     /// Work gathered for one round trip behind a CREATE TABLE whose table was predicted
@@ -1515,22 +1517,31 @@ public final class Applier: @unchecked Sendable {
     private func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
-        try flushHeld()
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
                 .target,
                 "a statement of \(batch.byteCount) bytes is larger than the target's max_allowed_packet (\(maximumPacket)); raise it on the target"
             )
         }
+        // What is held goes first, in the same round trip when the packet allows.
+        if !held.isEmpty && heldBytes + batch.byteCount + (64 << 10) >= maximumPacket { try flushHeld() }
+        let leads = held
+        held.removeAll()
+        var sql = batch.sql
+        if !leads.isEmpty {
+            sql = SQLText()
+            for lead in leads { sql.append(lead.batch.sql.bytes) }
+            sql.append(batch.sql.bytes)
+        }
         let started = ContinuousClock.now
         let commits = batch.leadingCommit ? deferredCommit : nil
-        if let error = batch.sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
+        if let error = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
             var failure = ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
             failure.location = checkpoint?.location
             throw failure
         }
         let defers = checkpoint != nil && !commitSent
-        inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started)
+        inFlight = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: started, leads: leads)
         deferredCommit = nil
         if let checkpoint, defers { deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) }
         if checkpoint != nil { targetTransactionOpen = false }
@@ -1563,7 +1574,14 @@ public final class Applier: @unchecked Sendable {
         guard let sent = inFlight else { return }
         inFlight = nil
         guard let connection else { throw ApplierError(.connection, "not connected") }
-        let outcome = connection.readBatch()
+        var outcome = connection.readBatch()
+        do {
+            for lead in sent.leads { outcome = try settle(lead, outcome, took: ContinuousClock.now - sent.started) }
+        } catch {
+            // The target stopped in the held work, before this group.
+            deferredCommit = nil
+            throw error
+        }
         // The deferred group whose COMMIT led it is the target's once that statement ran.
         if let commits = sent.commits, !outcome.affectedRows.isEmpty { confirm(commits) }
         do {
