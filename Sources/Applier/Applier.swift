@@ -826,11 +826,11 @@ public final class Applier: @unchecked Sendable {
     }
 
     /// Whether `query` can be held (a MariaDB target, which runs the checks; no schema renaming of
-    /// a schema it names). A CREATE TABLE: the session's cross-schema foreign keys read, none
-    /// naming the table, and a table not known to exist already.
+    /// its default schema or of a schema it names). A CREATE TABLE: the session's cross-schema
+    /// foreign keys read, none naming the table, and a table not known to exist already.
     private func holdable(_ query: QueryEvent) -> Holdable? {
-        guard statements.targetIsMariaDB, let referencedElsewhere, !query.schemaName.isEmpty,
-            configuration.filter.targetSchema(query.schemaName) == query.schemaName,
+        let renamed = { (schema: String) in self.configuration.filter.targetSchema(schema) != schema }
+        guard statements.targetIsMariaDB, let referencedElsewhere, query.schemaName.isEmpty || !renamed(query.schemaName),
             let settings = try? query.statusVariables()
         else { return nil }
         let text = Array(query.query)
@@ -838,7 +838,9 @@ public final class Applier: @unchecked Sendable {
             let prediction = CreateTablePrediction.predict(text, schema: query.schemaName, sqlMode: settings.sqlMode, targetIsMariaDB: true)
         {
             let key = TargetTable.qualifiedKey(prediction.schema, prediction.table)
-            guard !referencedElsewhere.contains(key), tables[prediction.schema]?[prediction.table] == nil, createdTables[key] == nil else {
+            guard !renamed(prediction.schema), !referencedElsewhere.contains(key), tables[prediction.schema]?[prediction.table] == nil,
+                createdTables[key] == nil
+            else {
                 return nil
             }
             return .creates(prediction)
@@ -850,7 +852,7 @@ public final class Applier: @unchecked Sendable {
             case .drops(let names): names
             case .renames(let pairs): pairs.flatMap { [$0.from, $0.to] }
             }
-        guard names.allSatisfy({ configuration.filter.targetSchema($0.schema) == $0.schema }) else { return nil }
+        guard !names.contains(where: { renamed($0.schema) }) else { return nil }
         return .changes(effect)
     }
 
@@ -890,7 +892,7 @@ public final class Applier: @unchecked Sendable {
             unit.endStatement(expecting: nil, context: context)
         }
         unit.sql.append("USE ")
-        unit.sql.appendIdentifier(query.schemaName)
+        unit.sql.appendIdentifier(query.schemaName.isEmpty ? configuration.schema : query.schemaName)
         unit.endStatement(expecting: nil, context: context)
         unit.sql.append(CheckpointTable.statementMarker)
         unit.sql.bytes.append(contentsOf: query.query)

@@ -27,7 +27,7 @@ struct CreateTablePrediction {
     /// What ``TargetTable/predictionCheck(schema:table:expected:)`` must find.
     var fingerprint: String { TargetTable.fingerprint(columnRows: columnRows, keyRows: keyRows) }
 
-    /// The prediction for `statement`, run with default schema `schema` (nil: none) under
+    /// The prediction for `statement`, run with default schema `schema` (nil or empty: none) under
     /// `sqlMode` (the QUERY event's), or nil when the statement is not a CREATE TABLE this reader
     /// can tell the result of. `targetIsMariaDB`: JSON is LONGTEXT there.
     static func predict(_ statement: [UInt8], schema: String?, sqlMode: UInt64?, targetIsMariaDB: Bool) -> CreateTablePrediction? {
@@ -50,9 +50,7 @@ struct CreateTablePrediction {
             guard let second = tokens.name() else { return nil }
             name = second
         }
-        // A table of another schema than the default: the applier's schema renaming and filters
-        // see the statement under its default schema only; not predicted.
-        guard let tableSchema, !tableSchema.isEmpty, tableSchema == schema, tokens.symbol("(") else { return nil }
+        guard let tableSchema, !tableSchema.isEmpty, tokens.symbol("(") else { return nil }
         guard let items = tokens.items() else { return nil }
         // Table options may follow; a query (CREATE … SELECT) or anything this reader does not
         // know to be harmless gives no prediction.
@@ -485,16 +483,16 @@ enum SchemaEffect: Equatable {
         }
     }
 
-    /// The effect of `statement` run with default schema `schema` under `sqlMode`, or nil when it is
-    /// not one of the statements above in a form this reader knows.
+    /// The effect of `statement` run with default schema `schema` (empty: none) under `sqlMode`,
+    /// or nil when it is not one of the statements above in a form this reader knows.
     static func of(_ statement: [UInt8], schema: String, sqlMode: UInt64?) -> SchemaEffect? {
         let mode = sqlMode ?? 0
-        guard !schema.isEmpty,
-            var tokens = CreateTableTokens(statement, ansiQuotes: mode & 4 != 0, backslashEscapes: mode & (1 << 21) == 0)
-        else { return nil }
+        guard var tokens = CreateTableTokens(statement, ansiQuotes: mode & 4 != 0, backslashEscapes: mode & (1 << 21) == 0) else {
+            return nil
+        }
         func name() -> Name? {
             guard let first = tokens.name() else { return nil }
-            guard tokens.symbol(".") else { return Name(schema: schema, table: first) }
+            guard tokens.symbol(".") else { return schema.isEmpty ? nil : Name(schema: schema, table: first) }
             guard let second = tokens.name() else { return nil }
             return Name(schema: first, table: second)
         }

@@ -41,7 +41,6 @@ struct CreateTablePredictionTests {
         "CREATE TEMPORARY TABLE tmp (a INT)",
         "CREATE OR REPLACE TABLE r (a INT)",
         "CREATE TABLE t100 (a TEXT(100))",
-        "CREATE TABLE elsewhere.t (a INT)",
         "CREATE TABLE ts (id INT PRIMARY KEY, t TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)",
         "CREATE TABLE inv (a INT, b INT INVISIBLE)",
         "CREATE TABLE ser (a SERIAL)",
@@ -70,6 +69,9 @@ struct CreateTablePredictionTests {
         #expect(Self.predict(#"CREATE TABLE q ("a" INT)"#) == nil)
         #expect(Self.predict("CREATE TABLE p.q (a INT)")?.table == "q")
         #expect(Self.predict("CREATE TABLE q (a INT)", schema: "") == nil)
+        let elsewhere = Self.predict("CREATE TABLE `else`.t (a INT)")
+        #expect(elsewhere?.schema == "else" && elsewhere?.table == "t")
+        #expect(Self.predict("CREATE TABLE `else`.t (a INT)", schema: "")?.schema == "else")
     }
 
     @Test("what DROP TABLE, RENAME TABLE, TRUNCATE and CREATE INDEX do to the tables is read from their text")
@@ -98,6 +100,7 @@ struct CreateTablePredictionTests {
             #expect(effect(text) == nil, "\(text)")
         }
         #expect(SchemaEffect.of(Array("DROP TABLE t".utf8), schema: "", sqlMode: nil) == nil)
+        #expect(SchemaEffect.of(Array("DROP TABLE o.t".utf8), schema: "", sqlMode: nil) == .drops([Name(schema: "o", table: "t")]))
     }
 
     /// every-type.sql's CREATE TABLE statements (the statement texts, one per table).
