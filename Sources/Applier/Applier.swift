@@ -189,7 +189,7 @@ public final class Applier: @unchecked Sendable {
                 if error.code == .predictionMissed {
                     // Nothing is wrong: the target's table was not the predicted one, and nothing
                     // built from the prediction ran. Resume from the checkpoint, the statement alone.
-                    logger.info("a table was not as predicted from its CREATE TABLE; resuming", metadata: ["at": "\(error.location.map { "\($0)" } ?? "?")"])
+                    logger.info("resuming: \(error.message)", metadata: ["at": "\(error.location.map { "\($0)" } ?? "?")"])
                     continue
                 }
                 // The backoff starts again after a connection that worked (a restart next week
@@ -1102,7 +1102,7 @@ public final class Applier: @unchecked Sendable {
             // nothing built from the prediction follows.
             appliedStatement(statement)
             predictionMisses += 1
-            var missed = ApplierError(.predictionMissed, "table \(statement.table) is not the one predicted from its CREATE TABLE")
+            var missed = ApplierError(.predictionMissed, "table \(statement.table) was not as predicted from its CREATE TABLE")
             missed.location = statement.location
             throw missed
         }

@@ -269,4 +269,44 @@ struct CreateTablePredictionTests {
         let logged = try Replication.binlogTransactions(pair.source).count
         #expect(checkpoint.transactions == logged, "checkpoint \(checkpoint.transactions), source \(logged)")
     }
+
+    @Test("a held statement the target refuses stops the applier on it: what came before is committed, nothing after it runs")
+    func refusedHeldStatement() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        // Both sides have the schemas; the relay reads `other` first (for its row) and never
+        // `refuse`, so it does not know the target's own `refuse.clash` (made by hand there): the
+        // CREATE TABLE statements, qualified, are held, and the target refuses the second one.
+        try pair.sourceSQL(
+            """
+            SET sql_log_bin = 0;
+            CREATE DATABASE other;
+            CREATE DATABASE refuse;
+            CREATE TABLE other.seed (id INT PRIMARY KEY);
+            SET sql_log_bin = 1;
+            INSERT INTO other.seed VALUES (1);
+            CREATE TABLE refuse.a (id INT PRIMARY KEY, v VARCHAR(10));
+            INSERT INTO refuse.a VALUES (1, 'one'), (2, 'two');
+            CREATE TABLE refuse.clash (id INT PRIMARY KEY, w INT);
+            INSERT INTO refuse.clash VALUES (1, 1);
+            CREATE TABLE refuse.b (id INT PRIMARY KEY);
+            INSERT INTO refuse.b VALUES (1);
+            """)
+        try pair.target.execute([
+            "CREATE DATABASE other", "CREATE DATABASE refuse", "CREATE TABLE other.seed (id INT PRIMARY KEY)",
+            "CREATE TABLE refuse.clash (id INT PRIMARY KEY, other TEXT)",
+        ])
+        try pair.fillLog()
+        let result = try pair.apply(extra: ["--log-level", "debug"])
+        #expect(result.code != 0 && result.code != nil, "\(result.output)")
+        for text in ["statement held", "the target refused a statement", "DDL", "1050", "clash"] {
+            #expect(result.output.contains(text), "missing \(text): \(result.output)")
+        }
+        let target = try pair.target.connect()
+        defer { target.close() }
+        #expect(try target.query("SELECT COUNT(*) FROM other.seed").scalar == "1")
+        #expect(try target.query("SELECT COUNT(*) FROM refuse.a").scalar == "2")
+        #expect(try target.query("SELECT COUNT(*) FROM refuse.clash").scalar == "0")
+        #expect(try target.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'refuse' AND TABLE_NAME = 'b'").scalar == "0")
+    }
 }
