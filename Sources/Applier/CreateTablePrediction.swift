@@ -215,6 +215,7 @@ struct CreateTablePrediction {
         var autoIncrement = false
         var primary = false
         var unique = false
+        var hasDefault = false
     }
 
     /// A column definition: `name type[(…)] [attributes…]`.
@@ -271,6 +272,7 @@ struct CreateTablePrediction {
             case "unsigned", "zerofill": column.unsigned = true
             case "null" where previous == "not": column.notNull = true
             case "auto_increment": column.autoIncrement = true
+            case "default": column.hasDefault = true
             case "key" where previous == "primary": column.primary = true
             case "key" where previous == "unique": break
             case "key": column.primary = true  // a bare KEY in a column definition is PRIMARY KEY
@@ -291,6 +293,9 @@ struct CreateTablePrediction {
             }
             previous = word
         }
+        // Under explicit_defaults_for_timestamp=OFF (MariaDB before 10.10) the first such column
+        // is set on every update by the server: not predicted (it would fail its check).
+        if column.dataType == "timestamp" && column.notNull && !column.hasDefault { return nil }
         return column
     }
 }
