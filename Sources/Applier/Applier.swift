@@ -203,6 +203,22 @@ public final class Applier: @unchecked Sendable {
                     $0.lastError = error.description
                     $0.connected = false
                 }
+                if configuration.workers > 1 && error.code == .divergence && serialGroupsLeft == 0 {
+                    // With workers, a duplicate key or a missing row may only mean that two groups
+                    // the write sets called independent were not: their unique keys are hashed by
+                    // bytes, while the target compares strings under their collation ('A' = 'a',
+                    // trailing spaces) and prefix keys by their prefix. From the checkpoint once
+                    // more, one group at a time, before calling it a divergence.
+                    serialGroupsLeft = 200
+                    status.update {
+                        $0.state = .retrying
+                        $0.retries += 1
+                    }
+                    logger.warning(
+                        "a row conflict under parallel apply: applying again from the checkpoint, one group at a time",
+                        metadata: ["error": "\(error)"])
+                    continue
+                }
                 if error.isTransient {
                     if configuration.workers > 1, let number = error.server?.number, number == 1205 || number == 1213 {
                         // Workers got in each other's way (a lock outside the write sets): the next
