@@ -237,8 +237,10 @@ struct CreateTablePrediction {
         guard let dataType = dataType(written, targetIsMariaDB: targetIsMariaDB) else { return nil }
         var column = Column(name: name, dataType: dataType)
         if index < item.count, item[index] == .symbol(UInt8(ascii: "(")) {
-            // TEXT(n) and BLOB(n) become the smallest type that holds n: not predicted.
+            // TEXT(n) and BLOB(n) become the smallest type that holds n, FLOAT(p) a DOUBLE when
+            // p > 24: not predicted.
             if ["text", "blob"].contains(dataType) { return nil }
+            if dataType == "float", index + 2 < item.count, item[index + 2] == .symbol(UInt8(ascii: ")")) { return nil }
             var depth = 0
             while index < item.count {
                 if item[index] == .symbol(UInt8(ascii: "(")) { depth += 1 }

@@ -17,7 +17,7 @@ struct CreateTablePredictionTests {
     /// Statements whose table is predicted, beyond every-type.sql's: synonyms, inline and named keys,
     /// prefixes, index options, comments and literals that hold keywords.
     static let predicted = [
-        "CREATE TABLE syn (a INTEGER, b BOOL, c DEC(10,2), d NUMERIC, e DOUBLE PRECISION, f FLOAT8, g INT8 UNSIGNED, h CHARACTER VARYING(5), i NCHAR(3), j NVARCHAR(4), k INT4 ZEROFILL)",
+        "CREATE TABLE syn (a INTEGER, b BOOL, c DEC(10,2), d NUMERIC, e DOUBLE PRECISION, f FLOAT8, g INT8 UNSIGNED, h CHARACTER VARYING(5), i NCHAR(3), j NVARCHAR(4), k INT4 ZEROFILL, l FLOAT(7,3), m DOUBLE(10,2) UNSIGNED, n YEAR, o BIT, p CHAR)",
         "CREATE TABLE IF NOT EXISTS inline_keys (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT KEY, email VARCHAR(100) NOT NULL UNIQUE, note TEXT COMMENT 'PRIMARY KEY GENERATED ALWAYS AS')",
         "create table `Quoted``Name` (`a b` int not null, `c,d` varchar(10) default 'x, y', primary key (`a b`))",
         "CREATE TABLE named_keys (a INT NOT NULL, b INT NOT NULL, c VARCHAR(50), d INT, CONSTRAINT pk PRIMARY KEY (a), UNIQUE KEY zeta (b), CONSTRAINT alpha UNIQUE (c(10)), UNIQUE INDEX Beta USING BTREE (d DESC) COMMENT 'x', KEY plain (c), FULLTEXT KEY ft (c), CHECK (a > 0), CONSTRAINT c1 CHECK (b < 100))",
@@ -53,6 +53,7 @@ struct CreateTablePredictionTests {
         "CREATE TABLE unfinished (a INT, b VARCHAR(10) DEFAULT 'x)",
         "CREATE TABLE odd (a LONG VARCHAR)",
         "CREATE TABLE sized (a BLOB(300) CHARACTER SET binary)",
+        "CREATE TABLE fp (a FLOAT(30))",
         "ALTER TABLE t ADD COLUMN c INT",
         "CREATE TABLE two (a INT); DROP TABLE x",
     ]
