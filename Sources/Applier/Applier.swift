@@ -883,7 +883,12 @@ public final class Applier: @unchecked Sendable {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
         if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
-        if var lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count) {
+        var marked = before
+        marked.pendingStatementEnd = entry.nextLocation
+        // A group before the statement commits with the checkpoint that marks it pending: one
+        // commit fewer than a transaction of its own for the mark (the same state after a crash).
+        let groupCarriesMark = targetTransactionOpen
+        if var lead = try finishGroupBeforeStatement(at: groupCarriesMark ? marked : before, statementBytes: query.query.count) {
             if lead.batch.leadingCommit, let deferred = deferredCommit {
                 // This lead commits the deferred group now: nothing else may.
                 lead.commits = deferred
@@ -892,17 +897,14 @@ public final class Applier: @unchecked Sendable {
             held.append(lead)
         }
         let prologue = try statementPrologue(query, entry: entry)
-        var marked = before
-        marked.pendingStatementEnd = entry.nextLocation
         var done = pending!
         done.pendingStatementEnd = nil
-        let (markedSQL, _) = try standaloneCheckpoint(marked)
         let (doneSQL, written) = try standaloneCheckpoint(done)
 
         var unit = ApplyBatch()
         let context = unit.addContext(
             .init(statement: "DDL", table: "schema `\(query.schemaName)`", location: entry.location, source: sourcePosition(of: entry)))
-        unit.add(statements: markedSQL.bytes, count: 4, context: context)
+        if !groupCarriesMark { unit.add(statements: try standaloneCheckpoint(marked).0.bytes, count: 4, context: context) }
         for statement in prologue {
             unit.sql.append(statement)
             unit.endStatement(expecting: nil, context: context)
