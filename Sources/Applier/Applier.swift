@@ -279,6 +279,12 @@ public final class Applier: @unchecked Sendable {
     /// there is none, and reads the checkpoint (and whether it is `first`, just written).
     private func connect(first: Checkpoint) throws(ApplierError) -> (MySQLConnection, Checkpoint?, Bool) {
         let (connection, packet, clock) = try Self.openSessionMeasuringClock(configuration.target)
+        do {
+            try takeChannelLock(on: connection)
+        } catch {
+            connection.close()
+            throw error
+        }
         targetClock = clock
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
@@ -294,6 +300,32 @@ public final class Applier: @unchecked Sendable {
             }
         }
         return (connection, checkpoint, created)
+    }
+
+    /// How long a new session waits for the channel's lock (``takeChannelLock(on:)``) before it
+    /// gives up and retries with backoff.
+    static let channelLockSeconds = 30
+
+    /// Takes the channel's user lock on the target (``CheckpointTable/lockName``), held by this
+    /// session until it closes: one applier at a time per channel, and none before the last one's
+    /// session is gone. A relay killed mid round trip leaves its session on the target running
+    /// what it had sent (a held run commits many transactions, one after another); read before
+    /// that session ends, the checkpoint would be behind what it still commits, and those
+    /// transactions would be applied twice. The server ends such a session, and frees its lock,
+    /// once it has run the statements and finds the connection gone.
+    private func takeChannelLock(on connection: MySQLConnection) throws(ApplierError) {
+        let name = checkpointTable.lockName
+        let taken: String??
+        do {
+            taken = try connection.query("SELECT GET_LOCK('\(connection.escape(name))', \(Self.channelLockSeconds))").rows.first?.first
+        } catch {
+            throw ApplierError(error.isTransient ? .connection : .target, "cannot take the channel's lock on the target", server: error)
+        }
+        guard taken == "1" else {
+            throw ApplierError(
+                .connection,
+                "another session on the target holds this channel's lock `\(name)`: another applier of the channel is running, or one that stopped has not finished its last round trip")
+        }
     }
 
     /// A connection to the target in the row session (see ``sessionSettings``) with `extra`

@@ -44,6 +44,19 @@ struct CheckpointTable {
 
     var qualifiedName: String { String(decoding: SQLText.identifier(schema), as: UTF8.self) + ".`checkpoint`" }
 
+    /// The name of the user lock (`GET_LOCK`) an applier's main session holds on the target for
+    /// the channel: at most 64 bytes (MySQL's limit), a hash standing for a long schema or channel.
+    var lockName: String {
+        let full = "binlog_relay/\(schema)/\(channel)"
+        guard full.utf8.count > 64 else { return full }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes, unlike Hasher
+        for byte in full.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return "binlog_relay/" + String(hash, radix: 16)
+    }
+
     /// Marks statements the relay itself runs on the target, so that a relay reading the target's
     /// binlog (the other direction of a two-way setup) recognises and skips them.
     static let statementMarker = "/* binlog-relay */ "

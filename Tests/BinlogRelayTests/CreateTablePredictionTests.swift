@@ -311,4 +311,34 @@ struct CreateTablePredictionTests {
         #expect(try target.query("SELECT COUNT(*) FROM refuse.clash").scalar == "0")
         #expect(try target.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'refuse' AND TABLE_NAME = 'b'").scalar == "0")
     }
+
+    @Test("kill -9 at random moments while held statements and their rows apply, 10 times: copy exact, each transaction applied once", arguments: [1, 4])
+    func killedWhileHeld(workers: Int) throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.sourceSQL(Self.heldWorkload(tables: 80))
+        try pair.fillLog()
+        var generator = SystemRandomNumberGenerator()
+        var progress: [Int] = []
+        for round in 0..<10 {
+            let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers), "--batch-transactions", "3"])
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.4, using: &generator))
+            relay.signal(SIGKILL)
+            _ = relay.wait(seconds: 10)
+            progress.append((try CheckpointRow.read(pair.target))?.transactions ?? 0)
+        }
+        let last = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true)
+        #expect(last.wait(seconds: 180) == 0, "\(last.output)")
+        let problems = try pair.differences(["held"])
+        #expect(problems.isEmpty, "\(problems.summary)")
+        let checkpoint = try #require(try CheckpointRow.read(pair.target))
+        let logged = try Replication.binlogTransactions(pair.source).count
+        #expect(checkpoint.transactions == logged, "checkpoint \(checkpoint.transactions), source \(logged); after each kill: \(progress)")
+        #expect(!checkpoint.pending)
+        let target = try pair.target.connect()
+        defer { target.close() }
+        for table in ["nk1", "nk40", "nk80"] {
+            #expect(try target.query("SELECT COUNT(*) FROM held.\(table)").scalar == "2", "\(table)")
+        }
+    }
 }
