@@ -801,12 +801,7 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         try pool?.drain()
-        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
-        // The open group ends first: sent now (after what is held) or returned to go last of the leads.
-        let lead = try finishGroupBeforeStatement(at: pending, statementBytes: query.query.count)
-        var leads = held
-        held.removeAll()
-        if let lead { leads.append(lead) }
+        let leads = try leadsBeforeStatement(at: pending, statementBytes: query.query.count)
         let end = entry.nextLocation
         let rerun = committed.pendingStatementEnd == end
         var head = SQLText()
@@ -834,12 +829,7 @@ public final class Applier: @unchecked Sendable {
             try hold(query, holdable, entry: entry, before: before)
             return
         }
-        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
-        // The open group ends first: sent now (after what is held) or returned to go last of the leads.
-        let lead = try finishGroupBeforeStatement(at: before, statementBytes: query.query.count)
-        var leads = held
-        held.removeAll()
-        if let lead { leads.append(lead) }
+        let leads = try leadsBeforeStatement(at: before, statementBytes: query.query.count)
         // One round trip across a slow link: the checkpoint marking the statement pending, the
         // statement in its session, the row session back, and the checkpoint past it. The server
         // stops at the first statement that fails, so nothing after a failure takes effect.
@@ -914,7 +904,7 @@ public final class Applier: @unchecked Sendable {
     private func hold(_ query: QueryEvent, _ holdable: Holdable, entry: RelayLogEntry, before: Checkpoint) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
-        if heldBytes + batch.byteCount + query.query.count + (64 << 10) >= maximumPacket { try flushHeld() }
+        try flushHeldUnlessRoom(for: query.query.count)
         var marked = before
         marked.pendingStatementEnd = entry.nextLocation
         // A group before the statement commits with the checkpoint that marks it pending: one
@@ -1030,6 +1020,24 @@ public final class Applier: @unchecked Sendable {
         let elapsed = ContinuousClock.now - started
         for lead in leads { outcome = try settle(lead, outcome, took: elapsed) }
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
+    }
+
+    /// Sends what is held first when it, the open group and a statement of `statementBytes` would
+    /// not fit in one packet.
+    private func flushHeldUnlessRoom(for statementBytes: Int) throws(ApplierError) {
+        if heldBytes + batch.byteCount + statementBytes + (64 << 10) >= maximumPacket { try flushHeld() }
+    }
+
+    /// What goes ahead of a statement that is not held, in its round trip: what is held, then the
+    /// open group with its COMMIT (``finishGroupBeforeStatement(at:statementBytes:)``, which sends
+    /// it now instead, after what is held, when it must be checked first).
+    private func leadsBeforeStatement(at checkpoint: Checkpoint, statementBytes: Int) throws(ApplierError) -> [Lead] {
+        try flushHeldUnlessRoom(for: statementBytes)
+        let lead = try finishGroupBeforeStatement(at: checkpoint, statementBytes: statementBytes)
+        var leads = held
+        held.removeAll()
+        if let lead { leads.append(lead) }
+        return leads
     }
 
     /// Ends the open group (if any) before a statement that commits by itself, with `checkpoint`

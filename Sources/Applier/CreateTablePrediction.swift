@@ -365,23 +365,10 @@ struct CreateTableTokens {
                 }
                 tokens.append(.quoted(String(decoding: name, as: UTF8.self)))
             } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
-                index += 1
-                while true {
-                    guard index < bytes.count else { return nil }
-                    if backslashEscapes && bytes[index] == UInt8(ascii: "\\") {
-                        index += 2
-                        continue
-                    }
-                    if bytes[index] == byte {
-                        if index + 1 < bytes.count, bytes[index + 1] == byte {
-                            index += 2
-                            continue
-                        }
-                        index += 1
-                        break
-                    }
-                    index += 1
+                guard let after = DatabaseStatement.Scanner.afterQuoted(bytes, index, backslashEscapes: backslashEscapes) else {
+                    return nil
                 }
+                index = after
                 tokens.append(.literal)
             } else {
                 tokens.append(.symbol(byte))

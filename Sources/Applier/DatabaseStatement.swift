@@ -100,6 +100,29 @@ enum DatabaseStatement {
             return position
         }
 
+        /// The position just past the quoted text that starts at `start` (its opening `quote`):
+        /// a doubled quote stands for itself, and with `backslashEscapes` a backslash escapes the
+        /// byte after it. Nil when the text does not end.
+        static func afterQuoted(_ bytes: [UInt8], _ start: Int, backslashEscapes: Bool) -> Int? {
+            let quote = bytes[start]
+            var position = start + 1
+            while position < bytes.count {
+                if backslashEscapes && bytes[position] == UInt8(ascii: "\\") {
+                    position += 2
+                    continue
+                }
+                if bytes[position] == quote {
+                    if position + 1 < bytes.count, bytes[position + 1] == quote {
+                        position += 2
+                        continue
+                    }
+                    return position + 1
+                }
+                position += 1
+            }
+            return nil
+        }
+
         static func isWordByte(_ byte: UInt8) -> Bool {
             byte >= 0x80 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$")
                 || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)

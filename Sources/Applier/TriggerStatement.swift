@@ -97,22 +97,8 @@ enum TriggerStatement {
                 return Token(word: String(decoding: bytes[start..<position], as: UTF8.self).lowercased())
             }
             if byte == UInt8(ascii: "`") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
-                position += 1
-                while position < bytes.count {
-                    if bytes[position] == UInt8(ascii: "\\") && byte != UInt8(ascii: "`") {
-                        position += 2
-                        continue
-                    }
-                    if bytes[position] == byte {
-                        if position + 1 < bytes.count, bytes[position + 1] == byte {
-                            position += 2
-                            continue
-                        }
-                        position += 1
-                        break
-                    }
-                    position += 1
-                }
+                position =
+                    DatabaseStatement.Scanner.afterQuoted(bytes, position, backslashEscapes: byte != UInt8(ascii: "`")) ?? bytes.count
                 return Token(word: nil)
             }
             position += 1
