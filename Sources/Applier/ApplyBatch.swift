@@ -50,6 +50,28 @@ struct ApplyBatch {
     static let serverChecksPerGroup = 64
     static let serverCheckedGroupBytes = 256 << 10
 
+    /// The multi-row INSERT or DELETE written last, which the next row event of the same table and
+    /// kind continues instead of starting a statement of its own (``reopenRows(head:within:)``).
+    /// A bulk change of wide rows reaches the binlog as many events of a few rows each (an event
+    /// holds ~8 KB of rows by default): one statement for them spares the target a parse, a plan
+    /// and an OK packet flushed to the socket per event.
+    struct RowsStatement {
+        /// How the statement begins (verb, table, columns): a continuation must begin the same.
+        var head: [UInt8]
+        var start: Int
+        var rows: UInt64
+        var context: Int32
+        /// Where its closing bytes (`)` of `IN (…)`, then `;`) begin.
+        var bodyEnd: Int
+        /// Its expectation's index.
+        var expectation: Int
+        var usedServerCheck: Bool
+        /// ``sql`` and ``expectations`` right after it: it can be continued only while nothing follows.
+        var end: Int
+        var expectationsEnd: Int
+    }
+    private var lastRows: RowsStatement?
+
     var isEmpty: Bool { expectations.isEmpty }
     var byteCount: Int { sql.count }
 
@@ -70,6 +92,37 @@ struct ApplyBatch {
         leadingCommit = false
         serverChecksLeft = 0
         keys.removeAll(keepingCapacity: true)
+        lastRows = nil
+    }
+
+    /// Ends a multi-row INSERT or DELETE that began at `start` with `head`, its closing bytes
+    /// (`closing` of them, already written) included, and keeps it open to continuation.
+    mutating func endRowsStatement(
+        head: [UInt8], start: Int, rows: UInt64, context: Int32, mayMiss: Bool, closing: Int
+    ) {
+        let bodyEnd = sql.count - closing
+        let expectation = expectations.count
+        let checksBefore = serverChecksLeft
+        endStatement(expecting: rows, context: context, mayMiss: mayMiss)
+        lastRows = RowsStatement(
+            head: head, start: start, rows: rows, context: context, bodyEnd: bodyEnd,
+            expectation: expectation, usedServerCheck: serverChecksLeft < checksBefore, end: sql.count,
+            expectationsEnd: expectations.count)
+    }
+
+    /// Takes back the end of the last statement if it is a multi-row statement that began with
+    /// `head`, nothing has been written after it and it is still under `limit` bytes: its closing
+    /// bytes, its expectation and its server check are removed, and the caller continues it with
+    /// the rows it returns (its start, rows and context stay).
+    mutating func reopenRows(head: [UInt8], within limit: Int) -> RowsStatement? {
+        guard let last = lastRows, last.end == sql.count, last.expectationsEnd == expectations.count,
+            sql.count - last.start < limit, last.head == head
+        else { return nil }
+        lastRows = nil
+        sql.bytes.removeSubrange(last.bodyEnd...)
+        expectations.removeSubrange(last.expectation...)
+        if last.usedServerCheck { serverChecksLeft += 1 }
+        return last
     }
 
     /// Starts describing statements that come from one event.

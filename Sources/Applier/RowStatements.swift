@@ -69,15 +69,38 @@ struct RowStatements {
     ) throws(BinlogError) {
         var open = false
         var statementStart = 0
+        var statementContext = context
         var count: UInt64 = 0
         var permissive = false
         var header: [UInt8] = []
+        func close(_ batch: inout ApplyBatch) {
+            if permissive {
+                // Rare (ENUM index 0): such a statement is never continued.
+                makePermissive(&batch.sql, statementStart: statementStart)
+                batch.endStatement(expecting: count, context: statementContext)
+            } else {
+                batch.endRowsStatement(
+                    head: header, start: statementStart, rows: count, context: statementContext, mayMiss: false, closing: 0)
+            }
+            open = false
+            permissive = false
+            count = 0
+            statementContext = context
+        }
         while let change = try rows.next() {
             guard let image = change.after else { continue }
             if !open {
                 if header.isEmpty { header = insertHeader(image, binding: binding) }
-                statementStart = batch.sql.count
-                batch.sql.append(header)
+                if let last = batch.reopenRows(head: header, within: statementBytes) {
+                    // The previous event's INSERT, into the same columns of the same table.
+                    statementStart = last.start
+                    count = last.rows
+                    statementContext = last.context
+                    batch.sql.append(byte: UInt8(ascii: ","))
+                } else {
+                    statementStart = batch.sql.count
+                    batch.sql.append(header)
+                }
                 open = true
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
@@ -86,18 +109,9 @@ struct RowStatements {
             if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
             count += 1
             batch.rowsInserted += 1
-            if batch.sql.count - statementStart >= statementBytes {
-                if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-                batch.endStatement(expecting: count, context: context)
-                open = false
-                permissive = false
-                count = 0
-            }
+            if batch.sql.count - statementStart >= statementBytes { close(&batch) }
         }
-        if open {
-            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-            batch.endStatement(expecting: count, context: context)
-        }
+        if open { close(&batch) }
     }
 
     /// `(v1,v2,…)`: the image's writable columns as literals. Returns whether one is ENUM index 0
@@ -249,13 +263,17 @@ struct RowStatements {
         let manyRows = !key.isEmpty && !(foreignKeysChecked && binding.target.referencesItself)
         var open = false
         var statementStart = 0
+        var statementContext = context
         var count: UInt64 = 0
+        var head: [UInt8] = []
         func close(_ batch: inout ApplyBatch) {
             guard open else { return }
             batch.sql.append(byte: UInt8(ascii: ")"))
-            batch.endStatement(expecting: count, context: context, mayMiss: true)
+            batch.endRowsStatement(
+                head: head, start: statementStart, rows: count, context: statementContext, mayMiss: true, closing: 1)
             open = false
             count = 0
+            statementContext = context
         }
         while let change = try rows.next() {
             guard let before = change.before else { continue }
@@ -272,12 +290,25 @@ struct RowStatements {
                 continue
             }
             if !open {
-                statementStart = batch.sql.count
-                batch.sql.append("DELETE FROM ")
-                batch.sql.append(binding.qualifiedName)
-                batch.sql.append(" WHERE ")
-                Self.appendKeyColumns(binding, into: &batch.sql)
-                batch.sql.append(" IN (")
+                if head.isEmpty {
+                    var text = SQLText()
+                    text.append("DELETE FROM ")
+                    text.append(binding.qualifiedName)
+                    text.append(" WHERE ")
+                    Self.appendKeyColumns(binding, into: &text)
+                    text.append(" IN (")
+                    head = text.bytes
+                }
+                if let last = batch.reopenRows(head: head, within: statementBytes) {
+                    // The previous event's DELETE from the same table.
+                    statementStart = last.start
+                    count = last.rows
+                    statementContext = last.context
+                    batch.sql.append(byte: UInt8(ascii: ","))
+                } else {
+                    statementStart = batch.sql.count
+                    batch.sql.append(head)
+                }
                 open = true
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
