@@ -1533,6 +1533,7 @@ public final class Applier: @unchecked Sendable {
             } else {
                 // Commits stay in source order: nothing of this connection's is left uncommitted.
                 try flushDeferredCommit()
+                batch.dropServerChecks()
                 let job = WorkerPool.Job(
                     index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
                     checkpoint: checkpoint)
@@ -1587,6 +1588,8 @@ public final class Applier: @unchecked Sendable {
                 "a statement of \(batch.byteCount) bytes is larger than the target's max_allowed_packet (\(maximumPacket)); raise it on the target"
             )
         }
+        // Without its COMMIT, the group's counts are checked here before anything more goes.
+        if !commitSent { batch.dropServerChecks() }
         // What is held goes first, in the same round trip when the packet allows.
         if !held.isEmpty && heldBytes + batch.byteCount + (64 << 10) >= maximumPacket { try flushHeld() }
         let leads = held

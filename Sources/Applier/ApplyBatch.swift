@@ -47,6 +47,8 @@ struct ApplyBatch {
     /// local round trip saves, so only a few per group: enough for a live source's small groups
     /// and for those before a DDL statement; a large group is checked by the applier instead.
     var serverChecksLeft = 0
+    /// Where each of those checks is: its bytes in ``sql`` and its expectation.
+    private var serverChecks: [(bytes: Range<Int>, expectation: Int)] = []
     static let serverChecksPerGroup = 64
     static let serverCheckedGroupBytes = 256 << 10
 
@@ -93,6 +95,34 @@ struct ApplyBatch {
         serverChecksLeft = 0
         keys.removeAll(keepingCapacity: true)
         lastRows = nil
+        serverChecks.removeAll()
+    }
+
+    /// Removes the target's own row-count checks: for a group whose counts the applier checks
+    /// anyway before its COMMIT goes (a worker's, one whose COMMIT is deferred, a piece of a large
+    /// transaction), each would be a statement more to parse, run and answer, for nothing.
+    mutating func dropServerChecks() {
+        guard !serverChecks.isEmpty else { return }
+        var kept: [UInt8] = []
+        kept.reserveCapacity(sql.count)
+        var from = 0
+        for check in serverChecks {
+            kept.append(contentsOf: sql.bytes[from..<check.bytes.lowerBound])
+            from = check.bytes.upperBound
+        }
+        kept.append(contentsOf: sql.bytes[from...])
+        sql.bytes = kept
+        var dropped = serverChecks.makeIterator()
+        var next = dropped.next()
+        var index = 0
+        expectations.removeAll { _ in
+            defer { index += 1 }
+            guard index == next?.expectation else { return false }
+            next = dropped.next()
+            return true
+        }
+        serverChecks.removeAll()
+        lastRows = nil
     }
 
     /// Ends a multi-row INSERT or DELETE that began at `start` with `head`, its closing bytes
@@ -121,7 +151,10 @@ struct ApplyBatch {
         lastRows = nil
         sql.bytes.removeSubrange(last.bodyEnd...)
         expectations.removeSubrange(last.expectation...)
-        if last.usedServerCheck { serverChecksLeft += 1 }
+        if last.usedServerCheck {
+            serverChecksLeft += 1
+            serverChecks.removeLast()
+        }
         return last
     }
 
@@ -145,11 +178,13 @@ struct ApplyBatch {
         }
         // ROW_COUNT() is the matched count here: the session has CLIENT_FOUND_ROWS.
         serverChecksLeft -= 1
+        let start = sql.count
         sql.append("IF ROW_COUNT()<>")
         sql.append(unsigned: rows)
         sql.append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT='")
         sql.append(Self.rowCountMessage)
         sql.append("';END IF;")
+        serverChecks.append((start..<sql.count, expectations.count))
         expectations.append(Expectation(rows: nil, context: context))
     }
 
