@@ -139,6 +139,17 @@ public final class Applier: @unchecked Sendable {
     private var chainGroupsLeft = 0
     static let chainProbe = 2
     static let chainRun = 32
+    /// Parallel apply beside the target (a round trip under ``nearRoundTrip``, measured when the
+    /// session opens): a group that depends on groups still running goes to its worker in two
+    /// parts (``ApplyBatch/split(free:)``), the part that does not depend on them running at
+    /// once. A round trip more for the group, which across a slow link costs more than the
+    /// overlap gains: there a chain runs on this connection, sent ahead (``chainGroupsLeft``).
+    private var groupsInParts = false
+    static let nearRoundTrip = Duration.milliseconds(2)
+    /// For tests, whose outcome must not depend on which groups happen to have committed: every
+    /// key an earlier group wrote counts as written by a group still running (more waits, never
+    /// fewer), so that groups go in parts whatever the timing.
+    static let testSplitEveryGroup = getenv("BINLOG_RELAY_TEST_SPLIT_GROUPS") != nil
     /// ``ApplierConfiguration/batchBytes`` for a group on this connection while workers exist.
     private var wholeBatchBytes = 4 << 20
     /// Where the group being gathered is committed (see ``handle(_:)``).
@@ -279,13 +290,17 @@ public final class Applier: @unchecked Sendable {
     /// there is none, and reads the checkpoint (and whether it is `first`, just written).
     private func connect(first: Checkpoint) throws(ApplierError) -> (MySQLConnection, Checkpoint?, Bool) {
         let (connection, packet, clock) = try Self.openSessionMeasuringClock(configuration.target)
+        let lockRoundTrip: Duration
         do {
-            try takeChannelLock(on: connection)
+            lockRoundTrip = try takeChannelLock(on: connection)
         } catch {
             connection.close()
             throw error
         }
         targetClock = clock
+        // Measured by the lock's round trip (one query, the server's work nil when no other
+        // session holds the lock; longer otherwise, which only keeps groups whole).
+        groupsInParts = configuration.workers > 1 && lockRoundTrip < Self.nearRoundTrip
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
@@ -313,9 +328,11 @@ public final class Applier: @unchecked Sendable {
     /// that session ends, the checkpoint would be behind what it still commits, and those
     /// transactions would be applied twice. The server ends such a session, and frees its lock,
     /// once it has run the statements and finds the connection gone.
-    private func takeChannelLock(on connection: MySQLConnection) throws(ApplierError) {
+    /// Returns how long it took: a round trip when no other session held the lock.
+    private func takeChannelLock(on connection: MySQLConnection) throws(ApplierError) -> Duration {
         let name = checkpointTable.lockName
         let taken: String??
+        let started = ContinuousClock.now
         do {
             taken = try connection.query("SELECT GET_LOCK('\(connection.escape(name))', \(Self.channelLockSeconds))").rows.first?.first
         } catch {
@@ -326,6 +343,7 @@ public final class Applier: @unchecked Sendable {
                 .connection,
                 "another session on the target holds this channel's lock `\(name)`: another applier of the channel is running, or one that stopped has not finished its last round trip")
         }
+        return ContinuousClock.now - started
     }
 
     /// A connection to the target in the row session (see ``sessionSettings``) with `extra`
@@ -681,6 +699,8 @@ public final class Applier: @unchecked Sendable {
             let checks = rows.flags & Self.noForeignKeyChecks == 0 && (!idempotent || rows.kind == .delete)
             if checks && binding.target.hasForeignKeys { batch.serial = true }
             if sessionForeignKeyChecks != checks {
+                // Only right after BEGIN and the marker may a group still be split (ApplyBatch.split).
+                if batch.expectations.count > 2 { batch.splittable = false }
                 batch.sql.append(checks ? "SET SESSION foreign_key_checks = 1" : "SET SESSION foreign_key_checks = 0")
                 batch.endStatement(expecting: nil, context: context)
                 sessionForeignKeyChecks = checks
@@ -1512,18 +1532,33 @@ public final class Applier: @unchecked Sendable {
             commit.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
             commit.append(";COMMIT")
             let index = pool.nextIndex
+            // Before this group's keys are recorded: which of them groups still running wrote
+            // (a key recorded under `index` itself is from a group on this connection, committed).
+            var parts: (now: ApplyBatch, later: ApplyBatch)?
+            if groupsInParts && serialGroupsLeft == 0 && !batch.serial {
+                let committedIndex = Self.testSplitEveryGroup ? 0 : pool.committedIndex
+                let free = { (key: Int) -> Bool in
+                    let writer = self.history.writer(of: key)
+                    return writer <= committedIndex || writer == index
+                }
+                if !batch.keys.allSatisfy(free) {
+                    batch.dropServerChecks()
+                    parts = batch.split(free: free)
+                    if parts != nil { status.update { $0.groupsInParts += 1 } }
+                }
+            }
             var dependency = history.record(batch.keys, index: index, committed: pool.committedIndex)
             if serialGroupsLeft > 0 {
                 serialGroupsLeft -= 1
                 dependency = index - 1
             }
             if batch.serial { dependency = index - 1 }
-            chainedInARow = dependency == index - 1 ? chainedInARow + 1 : 0
+            chainedInARow = dependency == index - 1 && parts == nil ? chainedInARow + 1 : 0
             if chainedInARow >= Self.chainProbe {
                 chainedInARow = 0
                 chainGroupsLeft = Self.chainRun
             }
-            if dependency > 0 && dependency == index - 1 {
+            if dependency > 0 && dependency == index - 1 && parts == nil {
                 // It could start only once the group just before has committed, and so every
                 // group before it: on this connection instead, sent ahead (a worker would take
                 // two round trips). Its keys stay recorded under `index`, which the next job
@@ -1535,8 +1570,8 @@ public final class Applier: @unchecked Sendable {
                 try flushDeferredCommit()
                 batch.dropServerChecks()
                 let job = WorkerPool.Job(
-                    index: index, dependency: dependency, worker: groupWorker, batch: batch, commit: commit.bytes,
-                    checkpoint: checkpoint)
+                    index: index, dependency: dependency, worker: groupWorker, batch: batch, parts: parts,
+                    commit: commit.bytes, checkpoint: checkpoint)
                 batch = ApplyBatch()
                 batch.collectsKeys = true
                 targetTransactionOpen = false

@@ -51,6 +51,9 @@ public final class ApplierStatus: Sendable {
         public var rowsDeleted: UInt64 = 0
         public var statementsApplied: UInt64 = 0
         public var batches: UInt64 = 0
+        /// Groups a worker ran in two parts, the first beside the groups before it (parallel
+        /// apply, see ``ApplyBatch/split(free:)``).
+        public var groupsInParts: UInt64 = 0
         /// Queries sent to the target (each a round trip), on every connection of the applier.
         public var roundTrips: UInt64 = 0
         public var batchTime: Duration = .zero

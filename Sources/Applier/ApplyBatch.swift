@@ -17,6 +17,10 @@ struct ApplyBatch {
         /// Rows the statement must affect (matched rows, with CLIENT_FOUND_ROWS); nil: not checked.
         var rows: UInt64?
         var context: Int32
+        /// Where the statement ends in ``sql`` (after its `;`), and ``keys`` after its rows' (see
+        /// ``split(free:)``).
+        var end = 0
+        var keysEnd = 0
     }
 
     var sql = SQLText()
@@ -40,6 +44,11 @@ struct ApplyBatch {
     var mayMissRows = false
     /// The batch begins with the COMMIT of the group before it (see `Applier.deferredCommit`).
     var leadingCommit = false
+    /// Its statements after BEGIN, the marker and the session's foreign_key_checks are row
+    /// statements whose rows' keys are those recorded with them (see ``split(free:)``): nothing
+    /// that sets the session between them, nothing written with its keys after it (a seed
+    /// window's idempotent rows).
+    var splittable = true
     /// UPDATE and DELETE statements whose row count the target itself checks, after each, with
     /// `IF ROW_COUNT() <> n THEN SIGNAL … END IF` (MariaDB runs IF outside stored programs): a group
     /// whose every such statement is checked so can carry its COMMIT in the same round trip (it
@@ -92,6 +101,7 @@ struct ApplyBatch {
         rowsDeleted = 0
         mayMissRows = false
         leadingCommit = false
+        splittable = true
         serverChecksLeft = 0
         keys.removeAll(keepingCapacity: true)
         lastRows = nil
@@ -103,24 +113,31 @@ struct ApplyBatch {
     /// transaction), each would be a statement more to parse, run and answer, for nothing.
     mutating func dropServerChecks() {
         guard !serverChecks.isEmpty else { return }
-        var kept: [UInt8] = []
-        kept.reserveCapacity(sql.count)
+        var text: [UInt8] = []
+        text.reserveCapacity(sql.count)
         var from = 0
         for check in serverChecks {
-            kept.append(contentsOf: sql.bytes[from..<check.bytes.lowerBound])
+            text.append(contentsOf: sql.bytes[from..<check.bytes.lowerBound])
             from = check.bytes.upperBound
         }
-        kept.append(contentsOf: sql.bytes[from...])
-        sql.bytes = kept
+        text.append(contentsOf: sql.bytes[from...])
+        sql.bytes = text
+        var kept: [Expectation] = []
+        kept.reserveCapacity(expectations.count - serverChecks.count)
         var dropped = serverChecks.makeIterator()
         var next = dropped.next()
-        var index = 0
-        expectations.removeAll { _ in
-            defer { index += 1 }
-            guard index == next?.expectation else { return false }
-            next = dropped.next()
-            return true
+        var removedBytes = 0
+        for (index, expectation) in expectations.enumerated() {
+            if let check = next, check.expectation == index {
+                removedBytes += check.bytes.count
+                next = dropped.next()
+                continue
+            }
+            var moved = expectation
+            moved.end -= removedBytes
+            kept.append(moved)
         }
+        expectations = kept
         serverChecks.removeAll()
         lastRows = nil
     }
@@ -168,7 +185,7 @@ struct ApplyBatch {
     /// find fewer rows than expected without an error from the server.
     mutating func endStatement(expecting rows: UInt64?, context: Int32, mayMiss: Bool = false) {
         sql.append(byte: UInt8(ascii: ";"))
-        expectations.append(Expectation(rows: rows, context: context))
+        expectations.append(Expectation(rows: rows, context: context, end: sql.count, keysEnd: keys.count))
         guard mayMiss, let rows else { return }
         // Only in a group still small: a large one is checked by the applier anyway (more than
         // the checks allowed), and a check is one more statement for the target.
@@ -185,7 +202,7 @@ struct ApplyBatch {
         sql.append(Self.rowCountMessage)
         sql.append("';END IF;")
         serverChecks.append((start..<sql.count, expectations.count))
-        expectations.append(Expectation(rows: nil, context: context))
+        expectations.append(Expectation(rows: nil, context: context, end: sql.count, keysEnd: keys.count))
     }
 
     /// The error text of a row count the target checked (``serverChecksLeft``).
@@ -195,13 +212,63 @@ struct ApplyBatch {
     mutating func add(statements text: [UInt8], count: Int, context: Int32) {
         sql.append(text)
         sql.append(byte: UInt8(ascii: ";"))
-        for _ in 0..<count { expectations.append(Expectation(rows: nil, context: context)) }
+        for _ in 0..<count { expectations.append(Expectation(rows: nil, context: context, end: sql.count, keysEnd: keys.count)) }
+        splittable = false
     }
 
     /// Adds a statement the relay wrote (BEGIN, checkpoint, COMMIT).
     mutating func add(_ statement: StaticString, context: Int32) {
         sql.append(statement)
         endStatement(expecting: nil, context: context)
+    }
+
+    /// A worker's group in two parts (parallel apply, a target near enough for a round trip
+    /// more): the statements whose every key is `free` (no group still uncommitted wrote it), which
+    /// can run while the groups before it run, then the others, in their order, once those have
+    /// committed. A statement that follows one of the others and shares a key with it stays behind
+    /// it. Statements of different keys commute, so within its one target transaction the group
+    /// ends the same; a chain of groups (each changing rows the one before wrote, every-type's
+    /// rounds) overlaps the new rows of the next with the changes of the last.
+    /// Nil when the group cannot be split or either part would hold no row statement.
+    func split(free: (Int) -> Bool) -> (now: ApplyBatch, later: ApplyBatch)? {
+        guard splittable, !leadingCommit, serverChecks.isEmpty, expectations.count > 3,
+            sql.bytes.starts(with: "BEGIN;".utf8)
+        else { return nil }
+        var now = ApplyBatch()
+        var later = ApplyBatch()
+        now.contexts = contexts
+        later.contexts = contexts
+        var laterKeys = Set<Int>()
+        var start = 0
+        var keysStart = 0
+        var leading = true
+        var leadingCount = 0
+        for expectation in expectations {
+            let statementKeys = keys[keysStart..<expectation.keysEnd]
+            // BEGIN, the marker (the transaction's first write, see loop prevention) and the
+            // session's foreign_key_checks first; a statement without keys after a row
+            // statement stays in its place among the others.
+            if !statementKeys.isEmpty { leading = false }
+            let waits =
+                !leading && (statementKeys.isEmpty || statementKeys.contains { !free($0) || laterKeys.contains($0) })
+            func move(into part: inout ApplyBatch) {
+                part.sql.bytes.append(contentsOf: sql.bytes[start..<expectation.end])
+                var moved = expectation
+                moved.end = part.sql.count
+                part.expectations.append(moved)
+            }
+            if leading { leadingCount += 1 }
+            if waits {
+                laterKeys.formUnion(statementKeys)
+                move(into: &later)
+            } else {
+                move(into: &now)
+            }
+            start = expectation.end
+            keysStart = expectation.keysEnd
+        }
+        guard now.expectations.count > leadingCount, !later.expectations.isEmpty else { return nil }
+        return (now, later)
     }
 }
 

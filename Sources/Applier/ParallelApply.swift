@@ -22,6 +22,9 @@ final class WorkerPool: @unchecked Sendable {
         var dependency: Int
         var worker: Int
         var batch: ApplyBatch
+        /// The group in two parts (``ApplyBatch/split(free:)``): the first runs at once, the
+        /// second once `dependency` has committed. Nil: `batch` runs once `dependency` has.
+        var parts: (now: ApplyBatch, later: ApplyBatch)?
         /// The checkpoint write and COMMIT.
         var commit: [UInt8]
         var checkpoint: Checkpoint
@@ -121,11 +124,30 @@ final class WorkerPool: @unchecked Sendable {
             status.countRoundTrips(of: connection, counted: &countedRoundTrips)
             connection.close()
         }
+        /// Runs `batch` and checks its counts; false when it failed (the pool then stops).
+        func run(_ batch: ApplyBatch) -> Bool {
+            let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+            do throws(ApplierError) {
+                try ApplyBatch.check(outcome, of: batch)
+                return true
+            } catch {
+                fail(error)
+                return false
+            }
+        }
+        /// Waits until group `index` has committed; false when the pool stops first.
+        func waitFor(_ index: Int) -> Bool {
+            monitor.withLock {
+                while !stopping && failure == nil && committed < index { monitor.wait() }
+                return !stopping && failure == nil
+            }
+        }
         while true {
-            // Take the next group, and wait until the groups it depends on have committed.
+            // Take the next group, and wait until the groups it depends on have committed (a
+            // group in parts: only its second part waits).
             let job: Job? = monitor.withLock {
                 while !stopping && failure == nil {
-                    if let first = queues[worker].first, committed >= first.dependency {
+                    if let first = queues[worker].first, first.parts != nil || committed >= first.dependency {
                         return first
                     }
                     monitor.wait()
@@ -134,12 +156,10 @@ final class WorkerPool: @unchecked Sendable {
             }
             guard let job else { return }
             let started = ContinuousClock.now
-            var outcome = job.batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
-            do throws(ApplierError) {
-                try ApplyBatch.check(outcome, of: job.batch)
-            } catch {
-                fail(error)
-                return
+            if let (now, later) = job.parts {
+                guard run(now), waitFor(job.dependency), run(later) else { return }
+            } else {
+                guard run(job.batch) else { return }
             }
             // Commit in source order.
             let mayCommit: Bool = monitor.withLock {
@@ -147,7 +167,7 @@ final class WorkerPool: @unchecked Sendable {
                 return !stopping && failure == nil
             }
             guard mayCommit else { return }
-            outcome = job.commit.withUnsafeBytes { connection.executeBatch($0) }
+            let outcome = job.commit.withUnsafeBytes { connection.executeBatch($0) }
             if let error = outcome.error {
                 fail(ApplierError(error.isTransient ? .connection : .target, "cannot commit a group", server: error))
                 return
@@ -182,6 +202,9 @@ struct WriteSetHistory {
         }
         return dependency
     }
+
+    /// The last group recorded as writing `key` (0: none).
+    func writer(of key: Int) -> Int { lastWriter[key] ?? 0 }
 
     mutating func reset() { lastWriter.removeAll() }
 }

@@ -47,6 +47,7 @@ struct RowStatements {
             var rows = try event.rows()
             if idempotent {
                 if event.kind != .insert { batch.mayMissRows = true }
+                batch.splittable = false
                 try writeIdempotent(&rows, kind: event.kind, binding: binding, context: context, into: &batch)
                 return
             }
@@ -169,7 +170,10 @@ struct RowStatements {
         while let change = try rows.next() {
             guard let beforeImage = change.before, let after = change.after else { continue }
             batch.rowsUpdated += 1
-            if batch.collectsKeys {
+            // The row's keys go with the statement that changes it (ApplyBatch.split): recorded
+            // once the statement before it has ended.
+            func addRowKeys() throws(BinlogError) {
+                guard batch.collectsKeys else { return }
                 try addKeys(beforeImage, binding: binding, into: &batch)
                 try addKeys(after, binding: binding, into: &batch, partialImage: true)
             }
@@ -178,11 +182,13 @@ struct RowStatements {
                 try chunk!.examine(before: before, after: after, rowLiteralBytes: &literalBytes)
                 if chunk!.row.fits {
                     if !chunk!.accepts(after: after, rowLiteralBytes: literalBytes) { try writeChunk(into: &batch) }
+                    try addRowKeys()
                     chunk!.add(before: beforeImage, after: after, rowLiteralBytes: literalBytes)
                     continue
                 }
                 try writeChunk(into: &batch)
             }
+            try addRowKeys()
             try writeUpdate(before: before, after: after, binding: binding, context: context, into: &batch)
         }
         try writeChunk(into: &batch)
@@ -277,11 +283,12 @@ struct RowStatements {
         }
         while let change = try rows.next() {
             guard let before = change.before else { continue }
-            if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
             batch.rowsDeleted += 1
             let present = before.present
             guard manyRows, key.allSatisfy({ present[$0] }) else {
                 close(&batch)
+                // Its keys with its own statement (ApplyBatch.split).
+                if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
                 batch.sql.append("DELETE FROM ")
                 batch.sql.append(binding.qualifiedName)
                 let limit = try writeWhere(before, binding: binding, into: &batch.sql)
@@ -313,6 +320,7 @@ struct RowStatements {
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
             }
+            if batch.collectsKeys { try addKeys(before, binding: binding, into: &batch) }
             if key.count > 1 { batch.sql.append(byte: UInt8(ascii: "(")) }
             var first = true
             var iterator = before.makeIterator()

@@ -41,7 +41,7 @@ final class ApplyPair: @unchecked Sendable {
         return url + "@127.0.0.1:\(target.port)?" + (query ?? "ssl-ca=\(certificates.ca)")
     }
 
-    private func output(_ name: String) -> String {
+    func output(_ name: String) -> String {
         work.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).out").path
     }
 

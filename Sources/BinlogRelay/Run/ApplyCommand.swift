@@ -50,6 +50,7 @@ struct ApplyCommand: ParsableCommand {
                 "rows": "\(snapshot.rowsInserted + snapshot.rowsUpdated + snapshot.rowsDeleted)",
                 "skipped": "\(snapshot.transactionsSkipped)", "batches": "\(snapshot.batches)",
                 "round_trips": "\(snapshot.roundTrips)",
+                "groups_in_parts": "\(snapshot.groupsInParts)",
                 "seconds": "\(outcome.seconds)",
             ])
     }
