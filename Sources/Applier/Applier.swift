@@ -153,7 +153,11 @@ public final class Applier: @unchecked Sendable {
     /// ``ApplierConfiguration/batchBytes`` for a group on this connection while workers exist.
     private var wholeBatchBytes = 4 << 20
     /// Where the group being gathered is committed (see ``handle(_:)``).
-    private var groupBytes: Int { pool != nil && groupOnThisConnection ? wholeBatchBytes : batchBytes }
+    private var groupBytes: Int { pool != nil && (groupOnThisConnection || lastGroupInParts) ? wholeBatchBytes : batchBytes }
+    /// The last group went to its worker in parts (a chain): the next is gathered whole-sized,
+    /// as on this connection, its overlap being with the group before rather than with three
+    /// more (every-type, four workers: 0.95 s in 1 MiB groups, 0.83 s in 4 MiB).
+    private var lastGroupInParts = false
 
     /// The source transaction being read.
     struct TransactionState {
@@ -272,6 +276,7 @@ public final class Applier: @unchecked Sendable {
         createdTables.removeAll()
         groupOnThisConnection = false
         chainedInARow = 0
+        lastGroupInParts = false
         chainGroupsLeft = 0
         batch.reset()
     }
@@ -1547,6 +1552,7 @@ public final class Applier: @unchecked Sendable {
                     if parts != nil { status.update { $0.groupsInParts += 1 } }
                 }
             }
+            lastGroupInParts = parts != nil
             var dependency = history.record(batch.keys, index: index, committed: pool.committedIndex)
             if serialGroupsLeft > 0 {
                 serialGroupsLeft -= 1
