@@ -15,6 +15,12 @@ struct RowStatements {
     var statementBytes = 1 << 20
     /// The target is MariaDB (`SET STATEMENT … FOR`) rather than MySQL (`/*+ SET_VAR(…) */`).
     var targetIsMariaDB = true
+    /// The UPDATE chunk that ended the last event, its rows rendered, for the next event of the
+    /// same table to continue (when the batch still ends with its statement): a bulk UPDATE of
+    /// wide rows comes as many events of a few rows each.
+    private var openChunk: (chunk: UpdateChunk, foreignKeysChecked: Bool)?
+    /// Continuing a chunk writes its statement again whole: not past this size.
+    static let continuedUpdateBytes = 256 << 10
 
     /// The session's sql_mode without STRICT_ALL_TABLES: for a statement that writes ENUM index 0
     /// (the empty error value a non-strict source stores for an invalid member), which a strict
@@ -39,7 +45,7 @@ struct RowStatements {
     /// `idempotent`: the change may already be on the target (a seed's window, see SeedWindows):
     /// written so that applying it again does no harm (``writeIdempotent``).
     /// `foreignKeysChecked`: the target checks foreign keys for this event (see ``UpdateChunk``).
-    func write(
+    mutating func write(
         _ event: RowsEvent, binding: TableBinding, context: Int32, into batch: inout ApplyBatch, idempotent: Bool = false,
         foreignKeysChecked: Bool = true
     ) throws(ApplierError) {
@@ -151,21 +157,46 @@ struct RowStatements {
 
     // MARK: - UPDATE
 
-    private func writeUpdates(
+    private mutating func writeUpdates(
         _ rows: inout RowIterator, binding: TableBinding, context: Int32, foreignKeysChecked: Bool, into batch: inout ApplyBatch
     ) throws(BinlogError) {
         let columns = binding.columnNames.count
         var before = BeforeImage(columns: columns)
         var literalBytes = [Int](repeating: 0, count: columns)
+        // What a continued chunk's statement is known by (ApplyBatch.reopenRows): its table.
+        var head = SQLText()
+        head.append("UPDATE ")
+        head.append(binding.qualifiedName)
+        var chunkContext = context
         // Mutated in place (`chunk!.`): a copy would copy its rows on every change.
-        var chunk = UpdateChunk(binding: binding, foreignKeysChecked: foreignKeysChecked, maxBytes: statementBytes)
-        func writeChunk(into batch: inout ApplyBatch) throws(BinlogError) {
+        var chunk: UpdateChunk?
+        if let open = openChunk, open.chunk.binding === binding, open.foreignKeysChecked == foreignKeysChecked,
+            let last = batch.reopenRows(head: head.bytes, within: Self.continuedUpdateBytes)
+        {
+            // The last event's chunk, its statement taken back: written again with these rows.
+            chunk = open.chunk
+            chunkContext = last.context
+        } else {
+            chunk = UpdateChunk(binding: binding, foreignKeysChecked: foreignKeysChecked, maxBytes: statementBytes)
+        }
+        openChunk = nil
+        /// `last`: the event's last rows, a chunk the next event may continue.
+        func writeChunk(into batch: inout ApplyBatch, last: Bool = false) throws(BinlogError) {
             guard chunk != nil, !chunk!.isEmpty else { return }
             let statementStart = batch.sql.count
             let permissive = chunk!.permissive
-            let count = try chunk!.write(into: &batch.sql)
-            if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-            batch.endStatement(expecting: count, context: context, mayMiss: true)
+            let keep = last && !permissive
+            let count = try chunk!.write(into: &batch.sql, keepingRows: keep)
+            if keep {
+                batch.endRowsStatement(
+                    head: head.bytes, start: statementStart, rows: count, context: chunkContext, mayMiss: true,
+                    closing: batch.sql.count - statementStart)
+                openChunk = (chunk!, foreignKeysChecked)
+            } else {
+                if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
+                batch.endStatement(expecting: count, context: chunkContext, mayMiss: true)
+            }
+            chunkContext = context
         }
         while let change = try rows.next() {
             guard let beforeImage = change.before, let after = change.after else { continue }
@@ -191,7 +222,7 @@ struct RowStatements {
             try addRowKeys()
             try writeUpdate(before: before, after: after, binding: binding, context: context, into: &batch)
         }
-        try writeChunk(into: &batch)
+        try writeChunk(into: &batch, last: true)
     }
 
     /// One row's UPDATE: `SET` every logged after-image column that changed, `WHERE` the key from

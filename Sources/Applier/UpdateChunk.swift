@@ -39,7 +39,13 @@ struct UpdateChunk {
     let maxRows: Int
     let maxBytes: Int
 
+    /// The rows of the current event, as images (valid while their event is).
     private(set) var rows: [(before: RowImage, after: RowImage)] = []
+    /// Rows of earlier events, already written as text into ``cases`` and ``keyList`` (see
+    /// ``write(into:keepingRows:)``): a chunk continued by the next event of its table.
+    private(set) var renderedRows = 0
+    /// The old keys of the rendered rows: `k IN (…)`'s items.
+    private var keyList = SQLText()
     /// The rows' old keys, whole: no row twice in a chunk.
     private var oldKeys: Set<Int> = []
     /// The key's exact columns of every row's old key, and of the new key of every row that
@@ -108,7 +114,7 @@ struct UpdateChunk {
         row = Row(changed: [Bool](repeating: false, count: count))
     }
 
-    var isEmpty: Bool { rows.isEmpty }
+    var isEmpty: Bool { rows.isEmpty && renderedRows == 0 }
 
     /// Works out `row` for an update's images (`before` read); `row.fits` says whether it may
     /// join a chunk.
@@ -164,7 +170,7 @@ struct UpdateChunk {
 
     /// Whether the examined row can join this chunk as it is (see the type's rules).
     func accepts(after: RowImage, rowLiteralBytes: [Int]) -> Bool {
-        guard rows.count < maxRows, !oldKeys.contains(row.oldKey), !newExactKeys.contains(row.oldExactKey) else { return false }
+        guard rows.count + renderedRows < maxRows, !oldKeys.contains(row.oldKey), !newExactKeys.contains(row.oldExactKey) else { return false }
         if let column = row.changedKeyColumn {
             if let chunkColumn = changedKeyColumn, chunkColumn != column { return false }
             if oldExactKeys.contains(row.newExactKey) || newExactKeys.contains(row.newExactKey) { return false }
@@ -175,12 +181,14 @@ struct UpdateChunk {
             let needed = setColumns[index] || row.changed[index]
             guard needed else { continue }
             if !present[index] || !inEveryAfterImage[index] { return false }
+            // A column set for the first time needs every earlier row's value: gone for rendered rows.
+            if !setColumns[index] && renderedRows > 0 { return false }
             added += rowLiteralBytes[index] + row.keyLiteralBytes + 12
             if !setColumns[index] {
                 for earlier in rows.indices { added += literalBytes[earlier * setColumns.count + index] + row.keyLiteralBytes + 12 }
             }
         }
-        return rows.isEmpty || estimatedBytes + added <= maxBytes
+        return isEmpty || estimatedBytes + added <= maxBytes
     }
 
     /// Adds the examined row (after ``accepts(after:rowLiteralBytes:)``).
@@ -206,33 +214,33 @@ struct UpdateChunk {
         if row.permissive { permissive = true }
     }
 
-    /// Writes the chunk as one UPDATE and empties it. Returns the rows it must find.
-    mutating func write(into sql: inout SQLText) throws(BinlogError) -> UInt64 {
+    /// Writes the current event's rows into ``cases`` and ``keyList``: after this the chunk
+    /// holds nothing of the event's bytes.
+    private mutating func renderRows() throws(BinlogError) {
         let names = binding.columnNames
         let single = key.count == 1
-        var keys = SQLText()
         var condition = SQLText()
         for (before, after) in rows {
             // The old key: `k IN (…)`'s item and `WHEN …`'s condition.
-            if keys.count > 0 { keys.append(byte: UInt8(ascii: ",")) }
-            if !single { keys.append(byte: UInt8(ascii: "(")) }
+            if keyList.count > 0 { keyList.append(byte: UInt8(ascii: ",")) }
+            if !single { keyList.append(byte: UInt8(ascii: "(")) }
             condition.removeAll()
             var first = true
             var scan = before.makeIterator()
             while let (index, value) = try scan.next() {
                 guard key.contains(index) else { continue }
-                let start = keys.count
-                if !first { keys.append(byte: UInt8(ascii: ",")) }
-                try literal(value, column: index, into: &keys)
+                let start = keyList.count
+                if !first { keyList.append(byte: UInt8(ascii: ",")) }
+                try literal(value, column: index, into: &keyList)
                 if !single {
                     if !first { condition.append(" AND ") }
                     condition.append(names[index])
                     condition.append(byte: UInt8(ascii: "="))
                 }
-                condition.bytes.append(contentsOf: keys.bytes[(first ? start : start + 1)...])
+                condition.bytes.append(contentsOf: keyList.bytes[(first ? start : start + 1)...])
                 first = false
             }
-            if !single { keys.append(byte: UInt8(ascii: ")")) }
+            if !single { keyList.append(byte: UInt8(ascii: ")")) }
             var iterator = after.makeIterator()
             while let (index, value) = try iterator.next() {
                 guard setColumns[index] else { continue }
@@ -242,6 +250,19 @@ struct UpdateChunk {
                 try literal(value, column: index, into: &cases[index])
             }
         }
+        renderedRows += rows.count
+        rows.removeAll(keepingCapacity: true)
+        literalBytes.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the chunk as one UPDATE. Returns the rows it must find. `keepingRows`: the chunk
+    /// stays as it is, its rows rendered, for the next event of the table to continue
+    /// (``RowStatements``, which then writes the statement again with the rows added);
+    /// otherwise it is emptied.
+    mutating func write(into sql: inout SQLText, keepingRows: Bool = false) throws(BinlogError) -> UInt64 {
+        let names = binding.columnNames
+        let single = key.count == 1
+        try renderRows()
         sql.append("UPDATE ")
         sql.append(binding.qualifiedName)
         sql.append(" SET ")
@@ -269,10 +290,10 @@ struct UpdateChunk {
         sql.append(" WHERE ")
         RowStatements.appendKeyColumns(binding, into: &sql)
         sql.append(" IN (")
-        sql.append(keys.bytes)
+        sql.append(keyList.bytes)
         sql.append(byte: UInt8(ascii: ")"))
-        let count = UInt64(rows.count)
-        reset()
+        let count = UInt64(renderedRows)
+        if !keepingRows { reset() }
         return count
     }
 
@@ -282,8 +303,10 @@ struct UpdateChunk {
         }
     }
 
-    private mutating func reset() {
+    mutating func reset() {
         rows.removeAll(keepingCapacity: true)
+        renderedRows = 0
+        keyList.removeAll()
         oldKeys.removeAll(keepingCapacity: true)
         oldExactKeys.removeAll(keepingCapacity: true)
         newExactKeys.removeAll(keepingCapacity: true)

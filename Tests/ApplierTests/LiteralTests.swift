@@ -56,6 +56,40 @@ struct LiteralTests {
         #expect(empty == "_binary''")
     }
 
+    @Test("escaping eight bytes at a time gives what escaping byte by byte gives")
+    func escapingRuns() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<2_000 {
+            let count = Int.random(in: 0...80, using: &generator)
+            // Mostly plain bytes, with the escaped ones (and their neighbours 0x26, 0x28, 0x5B, 0x5D, 0x01) sprinkled.
+            let special: [UInt8] = [0x00, 0x27, 0x5C, 0x26, 0x28, 0x5B, 0x5D, 0x01, 0x80, 0xFF]
+            let data: [UInt8] = (0..<count).map { _ in
+                Int.random(in: 0..<(round % 3 == 0 ? 2 : 12), using: &generator) == 0
+                    ? special.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator)
+            }
+            var expected = Array("_binary'".utf8)
+            for byte in data {
+                switch byte {
+                case 0x00: expected += [0x5C, UInt8(ascii: "0")]
+                case 0x27, 0x5C: expected += [0x5C, byte]
+                default: expected.append(byte)
+                }
+            }
+            expected.append(0x27)
+            var sql = SQLText()
+            data.withUnsafeBytes { sql.appendEscaped($0) }
+            #expect(sql.bytes == expected, "\(data)")
+        }
+        // The word test never misses one of the three bytes in any lane.
+        for lane in 0..<8 {
+            for byte: UInt8 in [0x00, 0x27, 0x5C] {
+                let word = UInt64(0x4141_4141_4141_4141) & ~(UInt64(0xFF) << (8 * lane)) | UInt64(byte) << (8 * lane)
+                #expect(SQLText.mayNeedEscape(word))
+            }
+        }
+        #expect(!SQLText.mayNeedEscape(0x4141_4141_4141_4141))
+    }
+
     @Test("timestamps are UTC text; zero is the zero timestamp")
     func timestamps() throws {
         #expect(try literal(.timestamp(TimestampValue(seconds: 0, microseconds: 0, fractionalDigits: 0))) == "'0000-00-00 00:00:00'")

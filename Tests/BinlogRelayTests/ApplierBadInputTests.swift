@@ -129,10 +129,13 @@ struct ApplierBadInputTests {
         defer { pair.stop() }
         // 100 rows, updated by a statement each: more UPDATEs than the target checks itself in a
         // group (ApplyBatch.serverChecksPerGroup), so the applier checks the rest and defers the
-        // COMMIT. (One UPDATE of many rows is one statement on the target: RowStatements.)
+        // COMMIT. (One UPDATE of many rows is one statement on the target, and so are the UPDATEs
+        // of consecutive events of a table, RowStatements: each row's UPDATE here is followed by
+        // one of another table's, `u`.)
         try pair.source.execute([
             "CREATE DATABASE late", "CREATE TABLE late.t (id INT PRIMARY KEY, v VARCHAR(20))",
             "INSERT INTO late.t SELECT seq, 'x' FROM late.seq_1_to_100",
+            "CREATE TABLE late.u (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO late.u SELECT seq, 'x' FROM late.seq_1_to_100",
         ])
         try pair.fillLog()
         _ = try Self.succeeding(pair)
@@ -140,7 +143,10 @@ struct ApplierBadInputTests {
         // One source transaction per group. A (90 rows) is checked by the applier, and its COMMIT
         // goes in the round trip of B, whose UPDATE finds no row (checked by the target). A is
         // committed; B, C and the DDL after them are not.
-        try pair.source.execute(["BEGIN"] + (1...90).map { "UPDATE late.t SET v = 'A' WHERE id = \($0)" } + ["COMMIT"])
+        func updates(_ rows: ClosedRange<Int>, _ value: String) -> [String] {
+            rows.flatMap { ["UPDATE late.t SET v = '\(value)' WHERE id = \($0)", "UPDATE late.u SET v = '\(value)' WHERE id = \($0)"] }
+        }
+        try pair.source.execute(["BEGIN"] + updates(1...90, "A") + ["COMMIT"])
         let afterA = try Replication.gtidBinlogPos(pair.source)
         try pair.source.execute([
             "BEGIN", "UPDATE late.t SET v = 'B' WHERE id = 95", "DELETE FROM late.t WHERE id = 96", "COMMIT",
@@ -163,7 +169,7 @@ struct ApplierBadInputTests {
         try pair.target.execute(["DELETE FROM late.t WHERE id = 100"])
         let before = try Replication.gtidBinlogPos(pair.source)
         try pair.source.execute(
-            ["BEGIN"] + (1...100).map { "UPDATE late.t SET v = 'D' WHERE id = \($0)" } + ["COMMIT", "ALTER TABLE late.t ADD COLUMN w2 INT"])
+            ["BEGIN"] + updates(1...100, "D") + ["COMMIT", "ALTER TABLE late.t ADD COLUMN w2 INT"])
         try pair.fillLog()
         try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"])
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'D'") == "0")

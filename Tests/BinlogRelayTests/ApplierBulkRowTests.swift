@@ -132,9 +132,11 @@ struct ApplierBulkRowTests {
         #expect(try target.query("SELECT COUNT(*) FROM bulk.plain WHERE a = id + (id % 2) + 1").scalar == "0")
     }
 
-    /// A bulk INSERT or DELETE of wide rows reaches the binlog as many events of a few rows each
-    /// (binlog_row_event_max_size, 8 KB by default): consecutive events of one table continue one
-    /// statement on the target, across the source's transactions in a group too.
+    /// A bulk INSERT, UPDATE or DELETE of wide rows reaches the binlog as many events of a few rows
+    /// each (binlog_row_event_max_size, 8 KB by default): consecutive events of one table continue
+    /// one statement on the target, across the source's transactions in a group too. The second
+    /// UPDATE changes other columns in other rows: a chunk cannot take a column it did not set for
+    /// the rows of events before, and is cut there.
     static let wideRows = #"""
         CREATE DATABASE wide;
         USE wide;
@@ -149,9 +151,11 @@ struct ApplierBulkRowTests {
         INSERT INTO w (id, a) SELECT seq, REPEAT('x', 1900) FROM seq_1101_to_1200;
         COMMIT;
         DELETE FROM w WHERE id BETWEEN 1001 AND 1200 AND id % 3 = 0;
+        UPDATE w SET n = id WHERE id < 600;
+        UPDATE w SET a = IF(id % 3 = 0, 'changed', a), n = IF(id % 5 = 0, -id, n) WHERE id > 600 AND id <= 800;
         """#
 
-    @Test("consecutive row events of a table: one INSERT or DELETE for them on the target", arguments: [1, 4])
+    @Test("consecutive row events of a table: one INSERT, UPDATE or DELETE for them on the target", arguments: [1, 4])
     func consecutiveEvents(workers: Int) throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
@@ -164,6 +168,7 @@ struct ApplierBulkRowTests {
         }
         let insertsBefore = try count("Com_insert")
         let deletesBefore = try count("Com_delete")
+        let updatesBefore = try count("Com_update")
         let result = try pair.apply(extra: ["--workers", String(workers)])
         #expect(result.code == 0, "\(result.output)")
         let problems = try pair.differences(["wide"])
@@ -176,7 +181,13 @@ struct ApplierBulkRowTests {
         let deletes = try count("Com_delete") - deletesBefore
         #expect(insertsBefore >= 0 && inserts >= 4 && inserts < 40, "INSERT statements on the target: \(inserts)")
         #expect(deletesBefore >= 0 && deletes >= 2 && deletes < 10, "DELETE statements on the target: \(deletes)")
-        #expect(try target.query("SELECT COUNT(*), SUM(n) FROM wide.w WHERE n IS NOT NULL").rows.first == ["100", "70000"])
+        // 400 updated rows of ~2 KB, both images, in ~200 events: chunks of at most 128 rows
+        // (and the relay's checkpoint UPDATEs, one a group).
+        let updates = try count("Com_update") - updatesBefore
+        #expect(updatesBefore >= 0 && updates >= 4 && updates < 40, "UPDATE statements on the target: \(updates)")
+        #expect(try target.query("SELECT COUNT(*) FROM wide.w WHERE id < 600 AND n = id").scalar == "300")
+        #expect(try target.query("SELECT COUNT(*) FROM wide.w WHERE a = 'changed'").scalar == "33")
+        #expect(try target.query("SELECT COUNT(*), SUM(n) FROM wide.w WHERE id > 600 AND id <= 800").rows.first == ["100", "42000"])
 
         // A row missing on the target, deleted by the source in one of many events: the statement
         // that continued them finds one row fewer, and the applier stops on it.
