@@ -139,6 +139,11 @@ public final class Applier: @unchecked Sendable {
     private var chainGroupsLeft = 0
     static let chainProbe = 2
     static let chainRun = 32
+    /// The length of the next run of groups on this connection (doubling across a slow link).
+    private var chainRunLength = chainRun
+    /// The target is across a slow link (see ``connect(first:)``).
+    private var farTarget = false
+    static let farFirstRun = 256
     /// Parallel apply beside the target (a round trip under ``nearRoundTrip``, measured when the
     /// session opens): a group that depends on groups still running goes to its worker in two
     /// parts (``ApplyBatch/split(free:)``), the part that does not depend on them running at
@@ -303,14 +308,28 @@ public final class Applier: @unchecked Sendable {
             throw error
         }
         targetClock = clock
-        // Measured by the lock's round trip (one query, the server's work nil when no other
-        // session holds the lock; longer otherwise, which only keeps groups whole).
-        groupsInParts = configuration.workers > 1 && lockRoundTrip < Self.nearRoundTrip
+        // Near or far, by the lock's round trip (one query, the server's work nil when no other
+        // session holds the lock; longer otherwise, which only makes the applier act as if far).
+        let near = lockRoundTrip < Self.nearRoundTrip
+        groupsInParts = configuration.workers > 1 && near
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
+        // Across a slow link each group waits a round trip for its answer before the next goes,
+        // the target idle meanwhile: groups twice `--batch-bytes` there (every-type across 30 ms:
+        // 1.51 s in 4 MiB groups, 1.40 s in 8 MiB). A group may grow to twice its size before it
+        // is cut (a source transaction that ends past it), so it stays under 3/8 of the packet.
+        let scale = near ? 1 : 2
+        let limit = !near && maximumPacket >= 16 << 20 ? maximumPacket / 8 * 3 : maximumPacket / 4
         let perGroup = pool == nil && configuration.workers == 1 ? configuration.batchBytes : configuration.batchBytes / configuration.workers
-        batchBytes = max(64 << 10, min(perGroup, maximumPacket / 4))
-        wholeBatchBytes = max(64 << 10, min(configuration.batchBytes, maximumPacket / 4))
+        batchBytes = max(64 << 10, min(perGroup * scale, limit))
+        wholeBatchBytes = max(64 << 10, min(configuration.batchBytes * scale, limit))
+        // Across it, too, a chain of groups on the workers costs each group two round trips and
+        // gains nothing: the first groups (the schema's statements and theirs among them) go on
+        // this connection, and each time a probe of the workers meets a chain again the run on
+        // this connection doubles.
+        chainRunLength = Self.chainRun
+        farTarget = !near
+        if configuration.workers > 1 && !near { chainGroupsLeft = Self.farFirstRun }
         let (checkpoint, created, collationRows) = try checkpointTable.prepareAndRead(
             on: connection, first: first, alsoQuery: "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
         collations.removeAll()
@@ -499,7 +518,7 @@ public final class Applier: @unchecked Sendable {
             // Every worker's checkpoint row exists before its first marker update (one round trip).
             try commitStandalone(checkpoint!, workers: Array(1...configuration.workers))
             let target = configuration.target
-            pool = WorkerPool(count: configuration.workers, status: status) { () throws(ApplierError) in
+            pool = WorkerPool(count: configuration.workers, status: status, connectNow: !farTarget) { () throws(ApplierError) in
                 try Applier.openSession(target, extra: WorkerPool.sessionSettings).0
             }
             batch.collectsKeys = true
@@ -1047,6 +1066,25 @@ public final class Applier: @unchecked Sendable {
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
     }
 
+    /// Sends what is held without waiting for the answer, as a group is sent ahead: the next
+    /// group is built while the target runs it, and its answer is read and settled before
+    /// anything more goes (``finishInFlight()``). Across a slow link a held run waited for its
+    /// answer before the next group was even read (every-type, 30 ms: ~0.15 s).
+    private func sendHeldAhead() throws(ApplierError) {
+        guard !held.isEmpty else { return }
+        guard let connection else { throw ApplierError(.connection, "not connected") }
+        try finishInFlight()
+        let leads = held
+        held.removeAll()
+        var sql = SQLText()
+        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        let started = ContinuousClock.now
+        if let error = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
+            throw ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
+        }
+        inFlight = InFlight(batch: ApplyBatch(), checkpoint: nil, defers: false, commits: nil, started: started, leads: leads)
+    }
+
     /// Sends what is held first when it, the open group and a statement of `statementBytes` would
     /// not fit in one packet.
     private func flushHeldUnlessRoom(for statementBytes: Int) throws(ApplierError) {
@@ -1562,7 +1600,8 @@ public final class Applier: @unchecked Sendable {
             chainedInARow = dependency == index - 1 && parts == nil ? chainedInARow + 1 : 0
             if chainedInARow >= Self.chainProbe {
                 chainedInARow = 0
-                chainGroupsLeft = Self.chainRun
+                chainGroupsLeft = chainRunLength
+                if farTarget { chainRunLength = min(2 * chainRunLength, 4096) }
             }
             if dependency > 0 && dependency == index - 1 && parts == nil {
                 // It could start only once the group just before has committed, and so every
@@ -1602,7 +1641,7 @@ public final class Applier: @unchecked Sendable {
                 batch.collectsKeys = collectsKeys
                 targetTransactionOpen = false
                 groupOnThisConnection = false
-                if heldBytes >= groupBytes { try flushHeld() }
+                if heldBytes >= groupBytes { try sendHeldAhead() }
                 return
             }
         }
@@ -1689,6 +1728,11 @@ public final class Applier: @unchecked Sendable {
             // The target stopped in the held work, before this group.
             deferredCommit = nil
             throw error
+        }
+        // Held work sent ahead alone (sendHeldAhead): settled above.
+        if sent.batch.isEmpty && sent.commits == nil {
+            status.countRoundTrips(of: connection, counted: &countedRoundTrips)
+            return
         }
         // The deferred group whose COMMIT led it is the target's once that statement ran.
         if let commits = sent.commits, !outcome.affectedRows.isEmpty { confirm(commits) }

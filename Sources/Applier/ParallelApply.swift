@@ -51,18 +51,29 @@ final class WorkerPool: @unchecked Sendable {
     /// Starts `count` workers, each connecting with `connect` on its own thread (across a slow
     /// link a TLS session takes several round trips: they connect while the first groups are
     /// read, and a group queued for a worker waits for it). A worker that cannot connect fails
-    /// the pool: the next ``submit(_:)`` or ``drain()`` throws its error.
+    /// the pool: the next ``submit(_:)`` or ``drain()`` throws its error. `connectNow` false:
+    /// the workers start with the first group submitted (an applier across a slow link begins
+    /// on its own connection, and sessions nobody uses would only load the link).
     init(
-        count: Int, status: ApplierStatus,
+        count: Int, status: ApplierStatus, connectNow: Bool = true,
         connect: @escaping @Sendable () throws(ApplierError) -> MySQLConnection
     ) {
         self.count = count
         self.status = status
+        self.connect = connect
         committed = 0
         submitted = 0
         queues = Array(repeating: [], count: count + 1)
+        if connectNow { start() }
+    }
+
+    private let connect: @Sendable () throws(ApplierError) -> MySQLConnection
+
+    /// Starts the worker threads, once (called on the applier's thread only).
+    private func start() {
+        guard threads.isEmpty else { return }
         for worker in 1...count {
-            threads.append(BackgroundThread { [unowned self] in self.work(worker, connect: connect) })
+            threads.append(BackgroundThread { [unowned self] in self.work(worker, connect: self.connect) })
         }
     }
 
@@ -73,6 +84,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Queues a group (waits while its worker already has two waiting).
     func submit(_ job: Job) throws(ApplierError) {
+        start()
         try monitor.withLock { () throws(ApplierError) in
             while queues[job.worker].count >= 2 && failure == nil { monitor.wait() }
             if let failure { throw failure }
