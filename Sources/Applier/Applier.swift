@@ -1049,16 +1049,22 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
+    /// Empties ``held``: its leads and their statements, one after another.
+    private func takeHeld() -> ([Lead], SQLText) {
+        let leads = held
+        held.removeAll()
+        var sql = SQLText()
+        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        return (leads, sql)
+    }
+
     /// Sends what is held (``held``) in one round trip and checks it, lead after lead.
     private func flushHeld() throws(ApplierError) {
         guard !held.isEmpty else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         // A group sent just before the first held statement (one that had to be checked first).
         try finishInFlight()
-        let leads = held
-        held.removeAll()
-        var sql = SQLText()
-        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        let (leads, sql) = takeHeld()
         let started = ContinuousClock.now
         var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         let elapsed = ContinuousClock.now - started
@@ -1074,10 +1080,7 @@ public final class Applier: @unchecked Sendable {
         guard !held.isEmpty else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight()
-        let leads = held
-        held.removeAll()
-        var sql = SQLText()
-        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        let (leads, sql) = takeHeld()
         let started = ContinuousClock.now
         if let error = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
             throw ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)

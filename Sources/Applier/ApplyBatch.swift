@@ -157,6 +157,19 @@ struct ApplyBatch {
             expectationsEnd: expectations.count)
     }
 
+    /// Begins a multi-row INSERT or DELETE with `head`, or continues the last statement when it
+    /// began so (``reopenRows(head:within:)``, a `,` written for the next row): where the
+    /// statement starts, its rows so far and the context it keeps.
+    mutating func beginRows(head: [UInt8], within limit: Int, context: Int32) -> (start: Int, rows: UInt64, context: Int32) {
+        if let last = reopenRows(head: head, within: limit) {
+            sql.append(byte: UInt8(ascii: ","))
+            return (last.start, last.rows, last.context)
+        }
+        let start = sql.count
+        sql.append(head)
+        return (start, 0, context)
+    }
+
     /// Takes back the end of the last statement if it is a multi-row statement that began with
     /// `head`, nothing has been written after it and it is still under `limit` bytes: its closing
     /// bytes, its expectation and its server check are removed, and the caller continues it with

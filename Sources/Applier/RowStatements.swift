@@ -98,16 +98,8 @@ struct RowStatements {
             guard let image = change.after else { continue }
             if !open {
                 if header.isEmpty { header = insertHeader(image, binding: binding) }
-                if let last = batch.reopenRows(head: header, within: statementBytes) {
-                    // The previous event's INSERT, into the same columns of the same table.
-                    statementStart = last.start
-                    count = last.rows
-                    statementContext = last.context
-                    batch.sql.append(byte: UInt8(ascii: ","))
-                } else {
-                    statementStart = batch.sql.count
-                    batch.sql.append(header)
-                }
+                // Or the previous event's INSERT, into the same columns of the same table.
+                (statementStart, count, statementContext) = batch.beginRows(head: header, within: statementBytes, context: context)
                 open = true
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
@@ -337,16 +329,8 @@ struct RowStatements {
                     text.append(" IN (")
                     head = text.bytes
                 }
-                if let last = batch.reopenRows(head: head, within: statementBytes) {
-                    // The previous event's DELETE from the same table.
-                    statementStart = last.start
-                    count = last.rows
-                    statementContext = last.context
-                    batch.sql.append(byte: UInt8(ascii: ","))
-                } else {
-                    statementStart = batch.sql.count
-                    batch.sql.append(head)
-                }
+                // Or the previous event's DELETE from the same table.
+                (statementStart, count, statementContext) = batch.beginRows(head: head, within: statementBytes, context: context)
                 open = true
             } else {
                 batch.sql.append(byte: UInt8(ascii: ","))
