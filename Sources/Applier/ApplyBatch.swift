@@ -256,14 +256,16 @@ struct ApplyBatch {
         var keysStart = 0
         var leading = true
         var leadingCount = 0
+        var barrier = false
         for expectation in expectations {
             let statementKeys = keys[keysStart..<expectation.keysEnd]
             // BEGIN, the marker (the transaction's first write, see loop prevention) and the
             // session's foreign_key_checks first; a statement without keys after a row
-            // statement stays in its place among the others.
+            // statement (none is written so today) waits, and so does everything after it.
             if !statementKeys.isEmpty { leading = false }
+            if !leading && statementKeys.isEmpty { barrier = true }
             let waits =
-                !leading && (statementKeys.isEmpty || statementKeys.contains { !free($0) || laterKeys.contains($0) })
+                !leading && (barrier || statementKeys.contains { !free($0) || laterKeys.contains($0) })
             func move(into part: inout ApplyBatch) {
                 part.sql.bytes.append(contentsOf: sql.bytes[start..<expectation.end])
                 var moved = expectation
