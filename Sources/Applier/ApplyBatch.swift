@@ -110,9 +110,12 @@ struct ApplyBatch {
 
     /// Removes the target's own row-count checks: for a group whose counts the applier checks
     /// anyway before its COMMIT goes (a worker's, one whose COMMIT is deferred, a piece of a large
-    /// transaction), each would be a statement more to parse, run and answer, for nothing.
+    /// transaction), each would be a statement more to parse, run and answer, for nothing. The
+    /// batch may then miss rows without an error from the server: whatever path it takes after
+    /// this, its COMMIT waits for the applier's check.
     mutating func dropServerChecks() {
         guard !serverChecks.isEmpty else { return }
+        mayMissRows = true
         var text: [UInt8] = []
         text.reserveCapacity(sql.count)
         var from = 0

@@ -58,6 +58,15 @@ struct ApplyBatchTests {
         #expect(batch.expectations.map(\.rows) == [nil, 1, 1, 1])
         batch.dropServerChecks()
         #expect(batch.expectations.count == 4)
+
+        // A group all of whose UPDATEs the target checked could carry its COMMIT; once the checks
+        // are gone it cannot.
+        var (small, smallContext) = Self.batch()
+        small.sql.append("UPDATE t SET v=1 WHERE k=1")
+        small.endStatement(expecting: 1, context: smallContext, mayMiss: true)
+        #expect(!small.mayMissRows)
+        small.dropServerChecks()
+        #expect(small.mayMissRows)
     }
 
     @Test("a group in parts: statements on free keys first, the others in order, with what shares their keys")

@@ -170,4 +170,38 @@ struct ApplierGroupPartsTests {
         #expect(Self.groupsInParts(result.output) == 0, "\(result.output)")
         #expect(try pair.differences(["parts"]).isEmpty)
     }
+
+    @Test("a group that could not be split, its checks already dropped, runs on the main connection: a missing row still stops it before its COMMIT")
+    func unsplitGroupKeepsItsCheck() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.sourceSQL(
+            """
+            CREATE DATABASE parts;
+            CREATE TABLE parts.t (id INT PRIMARY KEY, v INT);
+            INSERT INTO parts.t VALUES (1, 0), (2, 0);
+            """)
+        try pair.fillLog()
+        #expect(try pair.apply().code == 0)
+        try pair.target.execute(["DELETE FROM parts.t WHERE id = 2"])
+        // Group 2 depends on group 1 (row 1) and changes the session's foreign_key_checks between
+        // its rows, so it cannot go in parts: it runs on the main connection, where the target
+        // itself must check its UPDATEs (or the applier, before the COMMIT goes).
+        try pair.sourceSQL(
+            """
+            UPDATE parts.t SET v = 1 WHERE id = 1;
+            BEGIN;
+            UPDATE parts.t SET v = 2 WHERE id = 1;
+            SET SESSION foreign_key_checks = 0;
+            UPDATE parts.t SET v = 2 WHERE id = 2;
+            COMMIT;
+            """)
+        try pair.fillLog()
+        let failed = try pair.apply(extra: ["--workers", "2", "--batch-transactions", "1"], environment: Self.split)
+        #expect(failed.code != 0 && failed.code != nil, "\(failed.output)")
+        #expect(failed.output.contains("the target is not a copy of the source"), "\(failed.output)")
+        let target = try pair.target.connect()
+        defer { target.close() }
+        #expect(try target.query("SELECT v FROM parts.t WHERE id = 1").scalar == "1", "group 2 must not be committed")
+    }
 }
