@@ -149,7 +149,7 @@ public final class Applier: @unchecked Sendable {
     /// parts (``ApplyBatch/split(free:)``), the part that does not depend on them running at
     /// once. A round trip more for the group, which across a slow link costs more than the
     /// overlap gains: there a chain runs on this connection, sent ahead (``chainGroupsLeft``).
-    private var groupsInParts = false
+    private var groupsInParts: Bool { configuration.workers > 1 && !farTarget }
     static let nearRoundTrip = Duration.milliseconds(2)
     /// For tests, whose outcome must not depend on which groups happen to have committed: every
     /// key an earlier group wrote counts as written by a group still running (more waits, never
@@ -311,7 +311,7 @@ public final class Applier: @unchecked Sendable {
         // Near or far, by the lock's round trip (one query, the server's work nil when no other
         // session holds the lock; longer otherwise, which only makes the applier act as if far).
         let near = lockRoundTrip < Self.nearRoundTrip
-        groupsInParts = configuration.workers > 1 && near
+        farTarget = !near
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         // Across a slow link each group waits a round trip for its answer before the next goes,
@@ -328,7 +328,6 @@ public final class Applier: @unchecked Sendable {
         // this connection, and each time a probe of the workers meets a chain again the run on
         // this connection doubles.
         chainRunLength = Self.chainRun
-        farTarget = !near
         if configuration.workers > 1 && !near { chainGroupsLeft = Self.farFirstRun }
         let (checkpoint, created, collationRows) = try checkpointTable.prepareAndRead(
             on: connection, first: first, alsoQuery: "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS")
@@ -1049,43 +1048,43 @@ public final class Applier: @unchecked Sendable {
         }
     }
 
-    /// Empties ``held``: its leads and their statements, one after another.
-    private func takeHeld() -> ([Lead], SQLText) {
-        let leads = held
-        held.removeAll()
-        var sql = SQLText()
-        for lead in leads { sql.append(lead.batch.sql.bytes) }
-        return (leads, sql)
+    /// Empties ``held`` and returns what it held.
+    private func takeHeld() -> [Lead] {
+        defer { held.removeAll() }
+        return held
     }
 
-    /// Sends what is held (``held``) in one round trip and checks it, lead after lead.
-    private func flushHeld() throws(ApplierError) {
+    /// The statements of `leads`, one after another, as they go in one round trip.
+    private static func text(of leads: [Lead]) -> SQLText {
+        var sql = SQLText()
+        for lead in leads { sql.append(lead.batch.sql.bytes) }
+        return sql
+    }
+
+    /// Sends what is held (``held``) in one round trip and checks it, lead after lead. `ahead`:
+    /// without waiting for the answer, as a group is sent ahead: the next group is built while
+    /// the target runs it, and the answer is read and settled before anything more goes
+    /// (``finishInFlight()``). Across a slow link a held run waited for its answer before the next
+    /// group was even read (every-type, 30 ms: ~0.15 s).
+    private func flushHeld(ahead: Bool = false) throws(ApplierError) {
         guard !held.isEmpty else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         // A group sent just before the first held statement (one that had to be checked first).
         try finishInFlight()
-        let (leads, sql) = takeHeld()
+        let leads = takeHeld()
+        let sql = Self.text(of: leads)
         let started = ContinuousClock.now
+        if ahead {
+            if let error = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
+                throw ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
+            }
+            inFlight = InFlight(batch: ApplyBatch(), checkpoint: nil, defers: false, commits: nil, started: started, leads: leads)
+            return
+        }
         var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         let elapsed = ContinuousClock.now - started
         for lead in leads { outcome = try settle(lead, outcome, took: elapsed) }
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
-    }
-
-    /// Sends what is held without waiting for the answer, as a group is sent ahead: the next
-    /// group is built while the target runs it, and its answer is read and settled before
-    /// anything more goes (``finishInFlight()``). Across a slow link a held run waited for its
-    /// answer before the next group was even read (every-type, 30 ms: ~0.15 s).
-    private func sendHeldAhead() throws(ApplierError) {
-        guard !held.isEmpty else { return }
-        guard let connection else { throw ApplierError(.connection, "not connected") }
-        try finishInFlight()
-        let (leads, sql) = takeHeld()
-        let started = ContinuousClock.now
-        if let error = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) {
-            throw ApplierError(error.isTransient ? .connection : .target, "the target refused a statement", server: error)
-        }
-        inFlight = InFlight(batch: ApplyBatch(), checkpoint: nil, defers: false, commits: nil, started: started, leads: leads)
     }
 
     /// Sends what is held first when it, the open group and a statement of `statementBytes` would
@@ -1100,8 +1099,7 @@ public final class Applier: @unchecked Sendable {
     private func leadsBeforeStatement(at checkpoint: Checkpoint, statementBytes: Int) throws(ApplierError) -> [Lead] {
         try flushHeldUnlessRoom(for: statementBytes)
         let lead = try finishGroupBeforeStatement(at: checkpoint, statementBytes: statementBytes)
-        var leads = held
-        held.removeAll()
+        var leads = takeHeld()
         if let lead { leads.append(lead) }
         return leads
     }
@@ -1306,8 +1304,7 @@ public final class Applier: @unchecked Sendable {
         var schemaResults: [MySQLResult] = []
         while !finished {
             let headCount = head.isEmpty ? 0 : 4
-            var sql = SQLText()
-            for lead in leads { sql.append(lead.batch.sql.bytes) }
+            var sql = Self.text(of: leads)
             if !head.isEmpty {
                 sql.append(head.bytes)
                 sql.append(";")
@@ -1644,7 +1641,7 @@ public final class Applier: @unchecked Sendable {
                 batch.collectsKeys = collectsKeys
                 targetTransactionOpen = false
                 groupOnThisConnection = false
-                if heldBytes >= groupBytes { try sendHeldAhead() }
+                if heldBytes >= groupBytes { try flushHeld(ahead: true) }
                 return
             }
         }
@@ -1675,12 +1672,10 @@ public final class Applier: @unchecked Sendable {
         if !commitSent { batch.dropServerChecks() }
         // What is held goes first, in the same round trip when the packet allows.
         if !held.isEmpty && heldBytes + batch.byteCount + (64 << 10) >= maximumPacket { try flushHeld() }
-        let leads = held
-        held.removeAll()
+        let leads = takeHeld()
         var sql = batch.sql
         if !leads.isEmpty {
-            sql = SQLText()
-            for lead in leads { sql.append(lead.batch.sql.bytes) }
+            sql = Self.text(of: leads)
             sql.append(batch.sql.bytes)
         }
         let started = ContinuousClock.now
@@ -1732,7 +1727,7 @@ public final class Applier: @unchecked Sendable {
             deferredCommit = nil
             throw error
         }
-        // Held work sent ahead alone (sendHeldAhead): settled above.
+        // Held work sent ahead alone (flushHeld(ahead:)): settled above.
         if sent.batch.isEmpty && sent.commits == nil {
             status.countRoundTrips(of: connection, counted: &countedRoundTrips)
             return

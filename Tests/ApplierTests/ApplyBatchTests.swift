@@ -71,17 +71,24 @@ struct ApplyBatchTests {
 
     @Test("a group in parts: statements on free keys first, the others in order, with what shares their keys")
     func split() throws {
-        var (batch, context) = Self.batch()
-        batch.serverChecksLeft = 0
-        batch.add("BEGIN", context: context)
-        batch.sql.append("MARK")
-        batch.endStatement(expecting: 1, context: context)
-        // Keys 1-9 are free; 100 was written by a group still running.
-        for (text, keys) in [("A", [1]), ("B", [100]), ("C", [2]), ("D", [1, 3]), ("E", [3]), ("F", [4])] {
-            batch.keys.append(contentsOf: keys)
-            batch.sql.append(text)
-            batch.endStatement(expecting: 1, context: context)
+        /// BEGIN, the marker when `marked`, then each statement with the keys of its rows.
+        func group(marked: Bool, _ statements: [(String, [Int])]) -> ApplyBatch {
+            var (batch, context) = Self.batch()
+            batch.serverChecksLeft = 0
+            batch.add("BEGIN", context: context)
+            if marked {
+                batch.sql.append("MARK")
+                batch.endStatement(expecting: 1, context: context)
+            }
+            for (text, keys) in statements {
+                batch.keys.append(contentsOf: keys)
+                batch.sql.append(text)
+                batch.endStatement(expecting: 1, context: context)
+            }
+            return batch
         }
+        // Keys 1-9 are free; 100 was written by a group still running.
+        let batch = group(marked: true, [("A", [1]), ("B", [100]), ("C", [2]), ("D", [1, 3]), ("E", [3]), ("F", [4])])
         let parts = try #require(batch.split { $0 < 10 })
         // D shares key 1 with A, which goes first: no wait. E shares key 3 with D: both free.
         #expect(Self.text(parts.now) == "BEGIN;MARK;A;C;D;E;F;")
@@ -90,14 +97,7 @@ struct ApplyBatchTests {
 
         // A statement after B sharing its key waits behind it, and so does one after it sharing
         // that one's other key.
-        var chained = Self.batch().0
-        chained.serverChecksLeft = 0
-        chained.add("BEGIN", context: context)
-        for (text, keys) in [("A", [1]), ("B", [100]), ("C", [100, 5]), ("D", [5]), ("E", [6])] {
-            chained.keys.append(contentsOf: keys)
-            chained.sql.append(text)
-            chained.endStatement(expecting: 1, context: context)
-        }
+        let chained = group(marked: false, [("A", [1]), ("B", [100]), ("C", [100, 5]), ("D", [5]), ("E", [6])])
         let second = try #require(chained.split { $0 < 10 })
         #expect(Self.text(second.now) == "BEGIN;A;E;")
         #expect(Self.text(second.later) == "B;C;D;")
