@@ -54,6 +54,8 @@ public final class ApplierStatus: Sendable {
         /// Groups a worker ran in two parts, the first beside the groups before it (parallel
         /// apply, see ``ApplyBatch/split(free:)``).
         public var groupsInParts: UInt64 = 0
+        /// Groups sent behind another whose answer had not come yet (see `Applier.pipelines`).
+        public var groupsPipelined: UInt64 = 0
         /// Queries sent to the target (each a round trip), on every connection of the applier.
         public var roundTrips: UInt64 = 0
         public var batchTime: Duration = .zero

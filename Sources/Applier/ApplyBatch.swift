@@ -53,9 +53,13 @@ struct ApplyBatch {
     /// `IF ROW_COUNT() <> n THEN SIGNAL … END IF` (MariaDB runs IF outside stored programs): a group
     /// whose every such statement is checked so can carry its COMMIT in the same round trip (it
     /// stops at the failing check, before the COMMIT). A check costs the target more than a
-    /// local round trip saves, so only a few per group: enough for a live source's small groups
-    /// and for those before a DDL statement; a large group is checked by the applier instead.
+    /// local round trip saves, so beside the target only a few per group: enough for a live
+    /// source's small groups and for those before a DDL statement; a large group is checked by
+    /// the applier instead. Across a slow link as many as cost the target less than the round
+    /// trip they save (`Applier.serverCheckBudget`).
     var serverChecksLeft = 0
+    /// The check is written only while the group is under this size (see ``serverChecksLeft``).
+    var serverCheckedBytes = serverCheckedGroupBytes
     /// Where each of those checks is: its bytes in ``sql`` and its expectation.
     private var serverChecks: [(bytes: Range<Int>, expectation: Int)] = []
     static let serverChecksPerGroup = 64
@@ -205,7 +209,7 @@ struct ApplyBatch {
         guard mayMiss, let rows else { return }
         // Only in a group still small: a large one is checked by the applier anyway (more than
         // the checks allowed), and a check is one more statement for the target.
-        guard serverChecksLeft > 0 && sql.count < Self.serverCheckedGroupBytes else {
+        guard serverChecksLeft > 0 && sql.count < serverCheckedBytes else {
             mayMissRows = true
             return
         }

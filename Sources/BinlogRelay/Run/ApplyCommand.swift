@@ -51,6 +51,7 @@ struct ApplyCommand: ParsableCommand {
                 "skipped": "\(snapshot.transactionsSkipped)", "batches": "\(snapshot.batches)",
                 "round_trips": "\(snapshot.roundTrips)",
                 "groups_in_parts": "\(snapshot.groupsInParts)",
+                "pipelined": "\(snapshot.groupsPipelined)",
                 "seconds": "\(outcome.seconds)",
             ])
     }
