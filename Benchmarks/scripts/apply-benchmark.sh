@@ -39,7 +39,10 @@
 #                        binlog-relay apply --log-dir DIR --target-url 'mysql://root@127.0.0.1:
 #                          PORT+1?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA' --until-end --workers N
 #                        with N = 1 and 4 (WORKERS); runs only when the binary has `apply`.
-#   with delay           delay-proxy.py adds DELAY_RTT_MS (30 ms: 15 ms each way) of round trip:
+#   with delay           delay-proxy adds DELAY_RTT_MS (30 ms: 15 ms each way) of round trip (built
+#                        from delay-proxy.c with cc when there is one, else delay-proxy.py: it
+#                        runs on the same 2 cores as the relay and the target, and the C one takes
+#                        about half the CPU the Python one does; DELAY_PROXY=py picks the Python one):
 #     relay              the same apply through a proxy in front of the target (relay -> target
 #                        crosses the "WAN"). The goal: at least half the no-delay throughput.
 #     native             a replica's SQL thread applies locally; its only WAN link is source ->
@@ -70,7 +73,8 @@
 #   NATIVE_THREADS="0 4"       slave_parallel_threads values
 #   WORKERS="1 4"              binlog-relay apply --workers values
 #   APPLY_OPTS=""              more `binlog-relay apply` options (e.g. "--batch-bytes 1048576")
-#   DELAY_RTT_MS=30            round trip added by delay-proxy.py
+#   DELAY_RTT_MS=30            round trip added by the delay proxy
+#   DELAY_PROXY=c              c (delay-proxy.c, built with cc; delay-proxy.py when cc is missing) or py
 #   INNODB_FLUSH_LOG_AT_TRX_COMMIT=1 SYNC_BINLOG=0   on both servers
 #   INNODB_BUFFER_POOL_SIZE=1G INNODB_LOG_FILE_SIZE=512M   on both servers
 #   SERVER_OPTS=""             more mariadbd options for both servers
@@ -228,8 +232,15 @@ log "target: $target_settings"
     die "the servers' durability settings differ"
 
 # --- delay proxies ---------------------------------------------------------------------------
+proxy_command=(python3 "$here/delay-proxy.py")
+proxy_name="delay-proxy.py"
+if [ "${DELAY_PROXY:-c}" = c ] && command -v cc >/dev/null 2>&1; then
+    cc -O2 -pthread -o "$work/delay-proxy" "$here/delay-proxy.c" || die "cc could not build delay-proxy.c"
+    proxy_command=("$work/delay-proxy")
+    proxy_name="delay-proxy.c"
+fi
 start_proxy() {  # start_proxy LISTEN_PORT CONNECT_PORT NAME
-    python3 "$here/delay-proxy.py" --listen "$1" --connect "127.0.0.1:$2" --rtt-ms "$rtt" 2>"$work/proxy-$3.log" &
+    "${proxy_command[@]}" --listen "$1" --connect "127.0.0.1:$2" --rtt-ms "$rtt" 2>"$work/proxy-$3.log" &
     proxy_pids+=($!)
     local i
     for ((i = 0; i < 100; i++)); do
@@ -237,7 +248,7 @@ start_proxy() {  # start_proxy LISTEN_PORT CONNECT_PORT NAME
         sleep 0.1
     done
     cat "$work/proxy-$3.log" >&2
-    die "delay-proxy.py did not start"
+    die "$proxy_name did not start"
 }
 # rtt_ms PORT: the round trip of one query through PORT, in ms (40 queries in one session, less one).
 rtt_ms() {
@@ -255,7 +266,7 @@ if $delay; then
     start_proxy "$source_proxy_port" "$port" source
     start_proxy "$target_proxy_port" "$tport" target
     rtt_note="query round trip to the target: $(rtt_ms "$tport") ms direct, $(rtt_ms "$target_proxy_port") ms through the proxy"
-    log "delay-proxy.py --rtt-ms $rtt: $rtt_note"
+    log "$proxy_name --rtt-ms $rtt: $rtt_note"
 fi
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -484,7 +495,7 @@ echo "Apply throughput, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(unam
 echo "binlog-relay $version$($relay_apply || echo ' (no apply subcommand: relay rows not measured)'); $(mariadbd --version 2>/dev/null || /usr/sbin/mariadbd --version); $(sysbench --version)"
 echo "source: $source_settings"
 echo "target: $target_settings; TLS for the relay (VERIFY_IDENTITY); native replication's IO thread without TLS (MASTER_SSL=0, not timed in 'apply only')"
-[ -z "$rtt_note" ] || echo "delay: Benchmarks/scripts/delay-proxy.py --rtt-ms $rtt; $rtt_note"
+[ -z "$rtt_note" ] || echo "delay: Benchmarks/scripts/$proxy_name --rtt-ms $rtt; $rtt_note"
 for workload in "${workloads[@]}"; do
     read -r n_trx n_rows bytes files n_row_events <<<"${census[$workload]}"
     echo
@@ -536,12 +547,12 @@ for workload in "${workloads[@]}"; do
 done
 echo
 echo "Command: Benchmarks/scripts/apply-benchmark.sh${argv[*]:+ ${argv[*]}}"
-echo "  with SYSBENCH_TABLES=$sb_tables SYSBENCH_TABLE_SIZE=$sb_table_size SYSBENCH_EVENTS=$sb_events SYSBENCH_THREADS=$sb_threads EVERY_TYPE_ROUNDS=$et_rounds EVERY_TYPE_COPIES=$et_copies${et_as_is:+ EVERY_TYPE_AS_IS=1} NATIVE_THREADS=\"${native_threads[*]}\" WORKERS=\"${workers[*]}\" APPLY_OPTS=\"${apply_opts[*]:-}\" DELAY_RTT_MS=$rtt${SERVER_OPTS:+ SERVER_OPTS=\"$SERVER_OPTS\"}${RELAY_BIN:+ RELAY_BIN=$RELAY_BIN}"
+echo "  with SYSBENCH_TABLES=$sb_tables SYSBENCH_TABLE_SIZE=$sb_table_size SYSBENCH_EVENTS=$sb_events SYSBENCH_THREADS=$sb_threads EVERY_TYPE_ROUNDS=$et_rounds EVERY_TYPE_COPIES=$et_copies${et_as_is:+ EVERY_TYPE_AS_IS=1} NATIVE_THREADS=\"${native_threads[*]}\" WORKERS=\"${workers[*]}\" APPLY_OPTS=\"${apply_opts[*]:-}\" DELAY_RTT_MS=$rtt DELAY_PROXY=${DELAY_PROXY:-c}${SERVER_OPTS:+ SERVER_OPTS=\"$SERVER_OPTS\"}${RELAY_BIN:+ RELAY_BIN=$RELAY_BIN}"
 echo "Measured commands (P = $port source, $tport target, $source_proxy_port / $target_proxy_port proxies):"
 echo "  mariadbd (both): ${common_opts[*]} (+ scripts/mariadb-sandbox.sh's); target also: ${target_opts[*]//$work/TMP}"
 echo "  native: CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=P, MASTER_USER='root', MASTER_LOG_FILE='$first_file', MASTER_LOG_POS=4, MASTER_USE_GTID=no, MASTER_SSL=0;"
 echo "          [START SLAVE IO_THREAD; ...fetched...; STOP SLAVE IO_THREAD;] timed: START SLAVE [SQL_THREAD]; SELECT MASTER_POS_WAIT('<end file>', <end pos>)"
 echo "  relay:  binlog-relay run --source-url 'mysql://root@127.0.0.1:$port?ssl-mode=DISABLED' --log-dir DIR --server-id 4001 --start earliest --exit-when-caught-up"
 echo "          timed: binlog-relay apply --log-dir DIR --target-url 'mysql://root@127.0.0.1:$tport?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA.pem' --until-end --workers N${apply_opts[*]:+ ${apply_opts[*]}}"
-$delay && echo "  delay:  python3 Benchmarks/scripts/delay-proxy.py --listen $target_proxy_port --connect 127.0.0.1:$tport --rtt-ms $rtt (and --listen $source_proxy_port --connect 127.0.0.1:$port)"
+$delay && echo "  delay:  Benchmarks/scripts/$proxy_name --listen $target_proxy_port --connect 127.0.0.1:$tport --rtt-ms $rtt (and --listen $source_proxy_port --connect 127.0.0.1:$port)"
 [ "$failures" -eq 0 ] || { log "$failures run(s) failed or left the target different from the source"; exit 1; }
