@@ -155,15 +155,8 @@ struct ApplierGroupPartsTests {
         defer { pair.stop() }
         try pair.sourceSQL(Self.workload(rounds: 8))
         try pair.fillLog()
-        let port = MariaDBSandbox.reservePort()
-        let proxy = try ChildProcess(
-            "/usr/bin/env",
-            ["python3", Repository.root.appendingPathComponent("Benchmarks/scripts/delay-proxy.py").path,
-             "--listen", "127.0.0.1:\(port)", "--connect", "127.0.0.1:\(pair.target.port)", "--rtt-ms", "20"],
-            output: pair.output("proxy"))
+        let (proxy, url) = try pair.delayedTarget(rttMs: 20)
         defer { proxy.killIfRunning() }
-        #expect(Replication.wait(timeout: 10) { proxy.output.contains("listening") }, "\(proxy.output)")
-        let url = "mysql://root@127.0.0.1:\(port)?ssl-ca=\(pair.certificates.ca)"
         let result = try pair.apply(targetURL: url, extra: Self.options, environment: Self.split)
         #expect(result.code == 0, "\(result.output)")
         // Beside the target these groups go in parts (chain()); across the link, never.

@@ -95,15 +95,8 @@ struct ApplierPipelineTests {
         let pair = try ApplyPair()
         defer { pair.stop() }
         try Self.prepare(pair)
-        let port = MariaDBSandbox.reservePort()
-        let proxy = try ChildProcess(
-            "/usr/bin/env",
-            ["python3", Repository.root.appendingPathComponent("Benchmarks/scripts/delay-proxy.py").path,
-             "--listen", "127.0.0.1:\(port)", "--connect", "127.0.0.1:\(pair.target.port)", "--rtt-ms", "20"],
-            output: pair.output("proxy"))
+        let (proxy, url) = try pair.delayedTarget(rttMs: 20)
         defer { proxy.killIfRunning() }
-        #expect(Replication.wait(timeout: 10) { proxy.output.contains("listening") }, "\(proxy.output)")
-        let url = "mysql://root@127.0.0.1:\(port)?ssl-ca=\(pair.certificates.ca)"
         // Transactions of 120 one-row UPDATEs, of two tables in turn (so that each stays a
         // statement of its own on the target): more checks than a group beside the target gets
         // (64), within what a group across 20 ms does.

@@ -45,6 +45,19 @@ final class ApplyPair: @unchecked Sendable {
         work.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).out").path
     }
 
+    /// A slow link: Benchmarks/scripts/delay-proxy.py in front of the target, adding `rttMs` of
+    /// round trip. Returns the proxy (to kill) and the target URL through it.
+    func delayedTarget(rttMs: Int) throws -> (proxy: ChildProcess, url: String) {
+        let port = MariaDBSandbox.reservePort()
+        let proxy = try ChildProcess(
+            "/usr/bin/env",
+            ["python3", Repository.root.appendingPathComponent("Benchmarks/scripts/delay-proxy.py").path,
+             "--listen", "127.0.0.1:\(port)", "--connect", "127.0.0.1:\(target.port)", "--rtt-ms", String(rttMs)],
+            output: output("proxy"))
+        #expect(Replication.wait(timeout: 10) { proxy.output.contains("listening") }, "\(proxy.output)")
+        return (proxy, "mysql://root@127.0.0.1:\(port)?ssl-ca=\(certificates.ca)")
+    }
+
     /// `binlog-relay run` from the source into the log and, with `targetURL`, onto the target.
     func relay(
         targetURL: String?, extra: [String] = [], exitWhenCaughtUp: Bool = false, serverID: Int = 4001,
