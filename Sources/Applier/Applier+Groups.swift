@@ -120,14 +120,17 @@ extension Applier {
             // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
             batch.add("COMMIT", context: context)
             if !held.isEmpty {
-                // Behind a predicted CREATE TABLE: in the same round trip, unless it grows large.
+                // Behind a predicted CREATE TABLE: in the same round trip, unless it grows large
+                // (`--batch-bytes`, `--batch-transactions`: with a backlog behind it, a held run
+                // bounded by bytes alone could take the applier seconds to build before anything
+                // of it commits).
                 held.append(Lead(batch: batch, checkpoint: checkpoint))
                 let collectsKeys = batch.collectsKeys
                 batch = ApplyBatch()
                 batch.collectsKeys = collectsKeys
                 targetTransactionOpen = false
                 groupOnThisConnection = false
-                if heldBytes >= groupBytes { try flushHeld(ahead: true) }
+                if heldBytes >= groupBytes || heldTransactions >= configuration.batchTransactions { try flushHeld(ahead: true) }
                 return
             }
         }

@@ -120,6 +120,8 @@ public final class Applier: @unchecked Sendable {
     /// trip of the next statement that cannot be held, or of the next group sent ahead.
     var held: [Lead] = []
     var heldBytes: Int { held.reduce(0) { $0 + $1.batch.byteCount } }
+    /// Source transactions in ``held``: its groups' and one per held statement.
+    var heldTransactions: Int { held.reduce(0) { $0 + ($1.statement != nil ? 1 : $1.batch.transactionsEnded) } }
     /// Tables made by the CREATE TABLE statements in ``held`` (or verified since), by
     /// ``TargetTable/qualifiedKey(_:_:)``: rows bind to them without a schema read.
     var createdTables: [String: TargetTable] = [:]
