@@ -31,7 +31,7 @@ extension Applier {
         serverCheckBudget =
             near
             ? (ApplyBatch.serverChecksPerGroup, ApplyBatch.serverCheckedGroupBytes)
-            : (max(ApplyBatch.serverChecksPerGroup, Int(lockRoundTrip / Self.serverCheckCost)), Int.max)
+            : (min(max(ApplyBatch.serverChecksPerGroup, Int(lockRoundTrip / Self.serverCheckCost)), Self.farServerChecks), Int.max)
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         // Across a slow link each group waits a round trip for its answer before the next goes,

@@ -189,6 +189,9 @@ public final class Applier: @unchecked Sendable {
     /// group of every-type's rounds (~270 each), none of sysbench's (~12,000).
     var serverCheckBudget = (checks: ApplyBatch.serverChecksPerGroup, bytes: ApplyBatch.serverCheckedGroupBytes)
     static let serverCheckCost = Duration.microseconds(20)
+    /// At most this many checks a group, whatever the round trip: the lock's round trip is long
+    /// too when the lock had to wait for another session, which says nothing of the link.
+    static let farServerChecks = 8192
     /// For tests, whose outcome must not depend on which groups happen to have committed: every
     /// key an earlier group wrote counts as written by a group still running (more waits, never
     /// fewer), so that groups go in parts whatever the timing.
