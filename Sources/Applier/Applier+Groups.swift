@@ -140,8 +140,10 @@ extension Applier {
 
     /// Sends the gathered statements in one round trip without waiting for the answer: the next
     /// group is built while the target applies this one (``inFlight``); the answer is read and
-    /// every count checked before anything more is sent (``finishInFlight()``), so a failed check
-    /// stops before the next group and its COMMIT of this one go. With a checkpoint the group ends
+    /// every count checked before anything more is sent (``finishInFlight(leaving:)``), so a
+    /// failed check stops before the next group and its COMMIT of this one go; only a group that
+    /// commits itself may have the next sent behind it first (``transmit(_:on:endsCommitted:)``),
+    /// which the target runs only if this one reached its end. With a checkpoint the group ends
     /// on the target: `commitSent`, the batch ends with its COMMIT (nothing in it can miss a row
     /// without the server failing it); otherwise its COMMIT waits for the check and goes first in
     /// the next round trip (``deferredCommit``): in the same round trip as the statements, the

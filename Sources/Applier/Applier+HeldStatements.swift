@@ -179,7 +179,7 @@ extension Applier {
     /// Sends what is held (``held``) in one round trip and checks it, lead after lead. `ahead`:
     /// without waiting for the answer, as a group is sent ahead: the next group is built while
     /// the target runs it, and the answer is read and settled before anything more goes
-    /// (``finishInFlight()``). Across a slow link a held run waited for its answer before the next
+    /// (``finishInFlight(leaving:)``) but a group sent behind it. Across a slow link a held run waited for its answer before the next
     /// group was even read (every-type, 30 ms: ~0.15 s).
     func flushHeld(ahead: Bool = false) throws(ApplierError) {
         guard !held.isEmpty else { return }
