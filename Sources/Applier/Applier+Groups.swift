@@ -166,8 +166,10 @@ extension Applier {
         let leads = takeHeld()
         let commits = batch.leadingCommit ? deferredCommit : nil
         let defers = checkpoint != nil && !commitSent
-        var sent = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: .now, leads: leads)
-        try transmit(&sent, on: connection, endsCommitted: checkpoint != nil && commitSent)
+        // Written into the group's own text while nothing else shares it: no copy of the group.
+        let round = markRound(&batch.sql, endsCommitted: checkpoint != nil && commitSent)
+        var sent = InFlight(batch: batch, checkpoint: checkpoint, defers: defers, commits: commits, started: .now, leads: leads, round: round)
+        try transmit(&sent, on: connection)
         deferredCommit = nil
         if let checkpoint, defers { deferredCommit = DeferredCommit(checkpoint: checkpoint, transactions: batch.transactionsEnded) }
         if checkpoint != nil { targetTransactionOpen = false }
@@ -195,20 +197,25 @@ extension Applier {
         }
     }
 
-    /// Sends `sent` (its leads' statements, then its batch's) without waiting for the answer and
-    /// adds it to ``inFlight``: behind the group still there, with the check that that one ended
-    /// (``roundCheck(_:into:)``), when ``finishInFlight(leaving:)`` left one. `endsCommitted`:
-    /// nothing of it stays open on the target once its last statement ran, so it ends with its
-    /// round mark (``roundMark(_:into:)``) and the next group may follow it before its answer.
-    func transmit(_ sent: inout InFlight, on connection: MySQLConnection, endsCommitted: Bool) throws(ApplierError) {
+    /// Ends `sql` with the next round mark (``roundMark(_:into:)``) when `endsCommitted` (nothing
+    /// of the group stays open on the target once its last statement ran) and the target allows
+    /// a group behind it (``pipelines``); returns the round, or nil.
+    func markRound(_ sql: inout SQLText, endsCommitted: Bool) -> Int? {
+        guard pipelines && endsCommitted else { return nil }
+        lastRound += 1
+        Self.roundMark(lastRound, into: &sql)
+        return lastRound
+    }
+
+    /// Sends `sent` (its leads' statements, then its batch's, its round mark already written at
+    /// the batch's end) without waiting for the answer and adds it to ``inFlight``: behind the
+    /// group still there, with the check that that one ended (``roundCheck(_:into:)``), when
+    /// ``finishInFlight(leaving:)`` left one.
+    func transmit(_ sent: inout InFlight, on connection: MySQLConnection) throws(ApplierError) {
         let behind = inFlight.last?.round
-        if pipelines && endsCommitted {
-            lastRound += 1
-            sent.round = lastRound
-        }
         sent.guarded = behind != nil
         var failure: MySQLError?
-        if behind == nil && sent.leads.isEmpty && sent.round == nil {
+        if behind == nil && sent.leads.isEmpty {
             failure = sent.batch.sql.bytes.withUnsafeBytes { connection.sendBatch($0) }
         } else {
             var sql = SQLText()
@@ -216,7 +223,6 @@ extension Applier {
             if let behind { Self.roundCheck(behind, into: &sql) }
             for lead in sent.leads { sql.append(lead.batch.sql.bytes) }
             sql.append(sent.batch.sql.bytes)
-            if let round = sent.round { Self.roundMark(round, into: &sql) }
             failure = sql.bytes.withUnsafeBytes { connection.sendBatch($0) }
         }
         if let failure {

@@ -188,8 +188,10 @@ extension Applier {
         try finishInFlight(leaving: ahead ? 1 : 0)
         let leads = takeHeld()
         if ahead {
-            var sent = InFlight(batch: ApplyBatch(), checkpoint: nil, defers: false, commits: nil, started: .now, leads: leads)
-            try transmit(&sent, on: connection, endsCommitted: true)
+            var alone = ApplyBatch()
+            let round = markRound(&alone.sql, endsCommitted: true)
+            var sent = InFlight(batch: alone, checkpoint: nil, defers: false, commits: nil, started: .now, leads: leads, round: round)
+            try transmit(&sent, on: connection)
             return
         }
         let sql = Self.text(of: leads)
