@@ -36,11 +36,6 @@ struct ApplierGroupPartsTests {
         return sql
     }
 
-    static func groupsInParts(_ output: String) -> Int {
-        guard let range = output.range(of: #"groups_in_parts=(\d+)"#, options: .regularExpression) else { return -1 }
-        return Int(output[range].dropFirst("groups_in_parts=".count)) ?? -1
-    }
-
     static let options = ["--workers", "4", "--batch-bytes", "200000"]
     /// Which groups go in parts depends on which have committed when the next is gathered: a
     /// debug build of the relay, slower than the target, finds every one committed. This makes
@@ -55,7 +50,7 @@ struct ApplierGroupPartsTests {
         try pair.fillLog()
         let result = try pair.apply(extra: Self.options, environment: Self.split)
         #expect(result.code == 0, "\(result.output)")
-        #expect(Self.groupsInParts(result.output) > 5, "\(result.output)")
+        #expect(ApplyPair.summaryCounter("groups_in_parts", in: result.output) > 5, "\(result.output)")
         // No part ran before what it depends on: no row conflict, no retry one group at a time.
         #expect(!result.output.contains("one group at a time"), "\(result.output)")
         let problems = try pair.differences(["parts"])
@@ -69,7 +64,7 @@ struct ApplierGroupPartsTests {
         // One connection: nothing in parts.
         try pair.target.execute(["DROP DATABASE parts", "DROP DATABASE binlog_relay"])
         let one = try pair.apply(extra: ["--batch-bytes", "200000"], environment: Self.split)
-        #expect(one.code == 0 && Self.groupsInParts(one.output) == 0, "\(one.output)")
+        #expect(one.code == 0 && ApplyPair.summaryCounter("groups_in_parts", in: one.output) == 0, "\(one.output)")
         #expect(try pair.differences(["parts"]).isEmpty)
     }
 
@@ -144,7 +139,7 @@ struct ApplierGroupPartsTests {
         Thread.sleep(forTimeInterval: 1.5)
         try holder.execute("COMMIT")
         #expect(process.wait(seconds: 60) == 0, "\(process.output)")
-        #expect(Self.groupsInParts(process.output) == 1, "\(process.output)")
+        #expect(ApplyPair.summaryCounter("groups_in_parts", in: process.output) == 1, "\(process.output)")
         #expect(!process.output.contains("one group at a time"), "\(process.output)")
         #expect(try pair.differences(["parts"]).isEmpty)
     }
@@ -160,7 +155,7 @@ struct ApplierGroupPartsTests {
         let result = try pair.apply(targetURL: url, extra: Self.options, environment: Self.split)
         #expect(result.code == 0, "\(result.output)")
         // Beside the target these groups go in parts (chain()); across the link, never.
-        #expect(Self.groupsInParts(result.output) == 0, "\(result.output)")
+        #expect(ApplyPair.summaryCounter("groups_in_parts", in: result.output) == 0, "\(result.output)")
         #expect(try pair.differences(["parts"]).isEmpty)
     }
 

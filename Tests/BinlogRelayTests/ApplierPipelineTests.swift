@@ -10,11 +10,6 @@ import Testing
 /// even its BEGIN, which would commit what the failed group left open.
 @Suite("Apply: groups sent behind one another", .serialized)
 struct ApplierPipelineTests {
-    static func counter(_ name: String, in output: String) -> Int {
-        guard let range = output.range(of: "\(name)=(\\d+)", options: .regularExpression) else { return -1 }
-        return Int(output[range].dropFirst(name.count + 1)) ?? -1
-    }
-
     static func scalar(_ server: MariaDBSandbox, _ sql: String) throws -> String? {
         let connection = try server.connect()
         defer { connection.close() }
@@ -48,7 +43,7 @@ struct ApplierPipelineTests {
         try pair.fillLog()
         let clean = try pair.apply(extra: oneEach)
         #expect(clean.code == 0, "\(clean.output)")
-        #expect(Self.counter("pipelined", in: clean.output) >= 5, "\(clean.output)")
+        #expect(ApplyPair.summaryCounter("pipelined", in: clean.output) >= 5, "\(clean.output)")
         #expect(try pair.differences(["pipe"]).isEmpty)
 
         // The fifth group meets a row the target holds already: it stops there; the sixth, sent
@@ -109,7 +104,7 @@ struct ApplierPipelineTests {
         try pair.fillLog()
         let clean = try pair.apply(targetURL: url, extra: ["--batch-transactions", "1"])
         #expect(clean.code == 0, "\(clean.output)")
-        #expect(Self.counter("pipelined", in: clean.output) >= 3, "\(clean.output)")
+        #expect(ApplyPair.summaryCounter("pipelined", in: clean.output) >= 3, "\(clean.output)")
         #expect(try pair.differences(["pipe"]).isEmpty)
 
         try pair.target.execute(["DELETE FROM pipe.t WHERE id = 80"])

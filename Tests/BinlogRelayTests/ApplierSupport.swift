@@ -45,6 +45,13 @@ final class ApplyPair: @unchecked Sendable {
         work.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).out").path
     }
 
+    /// A counter of the final `applied` line of `binlog-relay apply` (`groups_in_parts=`,
+    /// `pipelined=`), or -1 when the output has none.
+    static func summaryCounter(_ name: String, in output: String) -> Int {
+        guard let range = output.range(of: "\(name)=(\\d+)", options: .regularExpression) else { return -1 }
+        return Int(output[range].dropFirst(name.count + 1)) ?? -1
+    }
+
     /// A slow link: Benchmarks/scripts/delay-proxy.py in front of the target, adding `rttMs` of
     /// round trip. Returns the proxy (to kill) and the target URL through it.
     func delayedTarget(rttMs: Int) throws -> (proxy: ChildProcess, url: String) {
