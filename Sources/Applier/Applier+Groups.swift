@@ -35,10 +35,10 @@ extension Applier {
             batch.add("COMMIT", context: context)
             batch.leadingCommit = true
         }
-        // The first UPDATEs and DELETEs are checked by a MariaDB target itself: a group on this
-        // connection then carries its COMMIT; one meant for a worker may still end here (before a
-        // DDL statement, or waiting for the group before it), and a worker checks the counts anyway.
-        if statements.targetIsMariaDB { (batch.serverChecksLeft, batch.serverCheckedBytes) = serverCheckBudget }
+        // On a MariaDB target rows go in compound blocks that check their own counts
+        // (ApplyBatch.compound()); after an error in a block, plain statements for a while.
+        batch.compounds = compoundsRows && plainGroupsLeft == 0
+        if plainGroupsLeft > 0 { plainGroupsLeft -= 1 }
         let context = batch.addContext(
             .init(statement: "BEGIN", table: nil, location: pending.location, source: pending.source))
         batch.add("BEGIN", context: context)
@@ -64,32 +64,35 @@ extension Applier {
             // Before this group's keys are recorded: which of them groups still running wrote
             // (a key recorded under `index` itself is from a group on this connection, committed).
             var parts: (now: ApplyBatch, later: ApplyBatch)?
+            let committedIndex = Self.testSplitEveryGroup ? 0 : pool.committedIndex
             if groupsInParts && serialGroupsLeft == 0 && !batch.serial {
-                let committedIndex = Self.testSplitEveryGroup ? 0 : pool.committedIndex
                 let free = { (key: Int) -> Bool in
                     let writer = self.history.writer(of: key)
                     return writer <= committedIndex || writer == index
                 }
                 if !batch.keys.allSatisfy(free) {
-                    batch.dropServerChecks()
                     parts = batch.split(free: free)
                     if parts != nil { status.update { $0.groupsInParts += 1 } }
                 }
             }
             lastGroupInParts = parts != nil
             var dependency = history.record(batch.keys, index: index, committed: pool.committedIndex)
-            if serialGroupsLeft > 0 {
-                serialGroupsLeft -= 1
-                dependency = index - 1
-            }
-            if batch.serial { dependency = index - 1 }
-            chainedInARow = dependency == index - 1 && parts == nil ? chainedInARow + 1 : 0
+            let oneAtATime = serialGroupsLeft > 0 || batch.serial
+            if serialGroupsLeft > 0 { serialGroupsLeft -= 1 }
+            if oneAtATime { dependency = index - 1 }
+            // A chain: the group could start only once the group just before it has committed.
+            // Beside the target a group whose writers have all committed already is none: it
+            // starts on its worker at once (sysbench's random keys: each group writes rows the
+            // one before wrote, which has committed by the time the next is read whole).
+            let chained = dependency > 0 && dependency == index - 1 && parts == nil
+                && (farTarget || oneAtATime || dependency > committedIndex)
+            chainedInARow = chained ? chainedInARow + 1 : 0
             if chainedInARow >= Self.chainProbe {
                 chainedInARow = 0
                 chainGroupsLeft = chainRunLength
                 if farTarget { chainRunLength = min(2 * chainRunLength, 4096) }
             }
-            if dependency > 0 && dependency == index - 1 && parts == nil {
+            if chained {
                 // It could start only once the group just before has committed, and so every
                 // group before it: on this connection instead, sent ahead (a worker would take
                 // two round trips). Its keys stay recorded under `index`, which the next job
@@ -99,7 +102,12 @@ extension Applier {
             } else {
                 // Commits stay in source order: nothing of this connection's is left uncommitted.
                 try flushDeferredCommit()
-                batch.dropServerChecks()
+                if parts != nil {
+                    parts!.now.compound()
+                    parts!.later.compound()
+                } else {
+                    batch.compound()
+                }
                 let job = WorkerPool.Job(
                     index: index, dependency: dependency, worker: groupWorker, batch: batch, parts: parts,
                     commit: commit.bytes, checkpoint: checkpoint)
@@ -111,6 +119,7 @@ extension Applier {
                 return
             }
         }
+        batch.compound()
         let context = batch.addContext(
             .init(statement: "COMMIT", table: nil, location: checkpoint.location, source: checkpoint.source))
         batch.sql.append(checkpointTable.writeStatement(checkpoint, worker: groupWorker))
@@ -159,8 +168,8 @@ extension Applier {
                 "a statement of \(batch.byteCount) bytes is larger than the target's max_allowed_packet (\(maximumPacket)); raise it on the target"
             )
         }
-        // Without its COMMIT, the group's counts are checked here before anything more goes.
-        if !commitSent { batch.dropServerChecks() }
+        // A piece of a large transaction was not written into blocks yet.
+        batch.compound()
         // What is held goes first, in the same round trip when the packet allows.
         if !held.isEmpty && heldBytes + batch.byteCount + (64 << 10) >= maximumPacket { try flushHeld() }
         let leads = takeHeld()

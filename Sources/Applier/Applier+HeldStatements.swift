@@ -230,6 +230,7 @@ extension Applier {
         var checkpoint = checkpoint
         checkpoint.logFingerprint = try fingerprint(checkpoint.location)
         groupOnThisConnection = true
+        batch.compound()
         guard !batch.mayMissRows else {
             try commitGroup(at: checkpoint)
             return deferredCommitLead()
@@ -321,7 +322,7 @@ extension Applier {
     /// changed the wrong number of rows; otherwise the group is committed. Returns the outcome of
     /// the statements after them.
     func settle(_ lead: Lead, _ outcome: MySQLConnection.BatchOutcome, took elapsed: Duration) throws(ApplierError) -> MySQLConnection.BatchOutcome {
-        let count = lead.batch.expectations.count
+        let count = lead.batch.resultCount
         var own = outcome
         own.affectedRows = Array(outcome.affectedRows.prefix(count))
         if outcome.affectedRows.count >= count { own.error = nil }

@@ -28,10 +28,6 @@ extension Applier {
         // session holds the lock; longer otherwise, which only makes the applier act as if far).
         let near = lockRoundTrip < Self.nearRoundTrip
         farTarget = !near
-        serverCheckBudget =
-            near
-            ? (ApplyBatch.serverChecksPerGroup, ApplyBatch.serverCheckedGroupBytes)
-            : (min(max(ApplyBatch.serverChecksPerGroup, Int(lockRoundTrip / Self.serverCheckCost)), Self.farServerChecks), Int.max)
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
         // Across a slow link each group waits a round trip for its answer before the next goes,

@@ -96,7 +96,7 @@ public final class Applier: @unchecked Sendable {
         /// It begins with the check that the group before it set its round (``roundCheck(_:into:)``).
         var guarded = false
         /// Results its statements return, the check and the mark not counted.
-        var resultCount: Int { leads.reduce(batch.expectations.count) { $0 + $1.batch.expectations.count } }
+        var resultCount: Int { leads.reduce(batch.resultCount) { $0 + $1.batch.resultCount } }
     }
     /// Oldest first: at most two, the second sent behind the first (``pipelines``).
     var inFlight: [InFlight] = []
@@ -180,18 +180,14 @@ public final class Applier: @unchecked Sendable {
     /// overlap gains: there a chain runs on this connection, sent ahead (``chainGroupsLeft``).
     var groupsInParts: Bool { configuration.workers > 1 && !farTarget }
     static let nearRoundTrip = Duration.milliseconds(2)
-    /// How many UPDATE and DELETE statements of a group the target checks itself, and up to what
-    /// size of the group (``ApplyBatch/serverChecksLeft``). A group checked whole commits in its
-    /// own round trip and the next is sent behind it (``pipelines``); one that is not waits a
-    /// round trip for the applier's check before its COMMIT can go. Beside the target a round
-    /// trip is worth a few checks; across a slow link, as many as the target runs in one round
-    /// trip (about 20 µs each: every UPDATE of sysbench checked cost it 2.8 s for 150,000): every
-    /// group of every-type's rounds (~270 each), none of sysbench's (~12,000).
-    var serverCheckBudget = (checks: ApplyBatch.serverChecksPerGroup, bytes: ApplyBatch.serverCheckedGroupBytes)
-    static let serverCheckCost = Duration.microseconds(20)
-    /// At most this many checks a group, whatever the round trip: the lock's round trip is long
-    /// too when the lock had to wait for another session, which says nothing of the link.
-    static let farServerChecks = 8192
+    /// Rows go to the target in compound blocks (``ApplyBatch/compound()``): a MariaDB target.
+    var compoundsRows: Bool { statements.targetIsMariaDB && !Self.testPlainStatements }
+    /// After an error from inside a block: groups left to write without blocks (the error's
+    /// statement is then known; see ``run()``).
+    var plainGroupsLeft = 0
+    /// For tests of what a group of plain statements does (its counts checked by the applier,
+    /// its COMMIT deferred): no compound blocks.
+    static let testPlainStatements = getenv("BINLOG_RELAY_TEST_PLAIN_STATEMENTS") != nil
     /// For tests, whose outcome must not depend on which groups happen to have committed: every
     /// key an earlier group wrote counts as written by a group still running (more waits, never
     /// fewer), so that groups go in parts whatever the timing.
@@ -263,6 +259,20 @@ public final class Applier: @unchecked Sendable {
                     $0.errors += 1
                     $0.lastError = error.description
                     $0.connected = false
+                }
+                if error.inBlock && plainGroupsLeft == 0 {
+                    // Which statement of a compound block failed the target does not say: from the
+                    // checkpoint once more without blocks, which stops on the statement itself
+                    // (or, if the error does not come again, was one that passes: a lock, a retry).
+                    plainGroupsLeft = 200
+                    status.update {
+                        $0.state = .retrying
+                        $0.retries += 1
+                    }
+                    logger.warning(
+                        "a statement of a compound block failed: applying again from the checkpoint without blocks",
+                        metadata: ["error": "\(error)"])
+                    continue
                 }
                 if configuration.workers > 1 && error.code == .divergence && serialGroupsLeft == 0 {
                     // With workers, a duplicate key or a missing row may only mean that two groups

@@ -42,6 +42,9 @@ public struct ApplierError: Error, Sendable, CustomStringConvertible {
     public var statement: String?
     /// The target's error, when it gave one.
     public var server: MySQLError?
+    /// It came from a statement of a compound block, which one unknown (``ApplyBatch/compound()``):
+    /// the applier applies the group again without blocks before it reports it.
+    var inBlock = false
 
     public init(_ code: Code, _ message: String, server: MySQLError? = nil) {
         self.code = code

@@ -186,7 +186,7 @@ struct RowStatements {
                 openChunk = (chunk!, foreignKeysChecked)
             } else {
                 if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-                batch.endStatement(expecting: count, context: chunkContext, mayMiss: true)
+                batch.endStatement(expecting: count, context: chunkContext, mayMiss: true, blockable: !permissive)
             }
             chunkContext = context
         }
@@ -255,7 +255,7 @@ struct RowStatements {
         let limit = try writeWhere(before.image!, binding: binding, into: &batch.sql)
         if limit { batch.sql.append(" LIMIT 1") }
         if permissive { makePermissive(&batch.sql, statementStart: statementStart) }
-        batch.endStatement(expecting: 1, context: context, mayMiss: true)
+        batch.endStatement(expecting: 1, context: context, mayMiss: true, blockable: !permissive)
     }
 
     /// ` WHERE …` finding the before-image's row; returns whether LIMIT 1 must follow (no key).
@@ -316,7 +316,7 @@ struct RowStatements {
                 batch.sql.append(binding.qualifiedName)
                 let limit = try writeWhere(before, binding: binding, into: &batch.sql)
                 if limit { batch.sql.append(" LIMIT 1") }
-                batch.endStatement(expecting: 1, context: context, mayMiss: true)
+                batch.endStatement(expecting: 1, context: context, mayMiss: true, blockable: true)
                 continue
             }
             if !open {

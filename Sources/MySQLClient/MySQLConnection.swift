@@ -147,6 +147,12 @@ public final class MySQLConnection {
         /// With `keepingResults`: the rows of each statement that returned a result set (a
         /// SELECT), in order; statements without one add nothing.
         public var resultSets: [MySQLResult] = []
+
+        public init(affectedRows: [UInt64], error: MySQLError? = nil, resultSets: [MySQLResult] = []) {
+            self.affectedRows = affectedRows
+            self.error = error
+            self.resultSets = resultSets
+        }
     }
 
     /// Sends `sql` (statements separated by `;`, binary-safe: the bytes go as they are) in one

@@ -29,9 +29,9 @@ struct ApplierBadInputTests {
         return String(errors.first ?? "")
     }
 
-    static func succeeding(_ pair: ApplyPair, url: String? = nil, extra: [String] = [],
+    static func succeeding(_ pair: ApplyPair, url: String? = nil, extra: [String] = [], environment: [String: String] = [:],
                            sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let (code, output) = try pair.apply(targetURL: url, extra: extra)
+        let (code, output) = try pair.apply(targetURL: url, extra: extra, environment: environment)
         #expect(code == 0, "\(output)", sourceLocation: sourceLocation)
         return output
     }
@@ -123,26 +123,29 @@ struct ApplierBadInputTests {
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM bad.t WHERE id = 200") == "0")
     }
 
-    @Test("a group whose row is missing is never committed, whether the target or the applier checks it, and whether its COMMIT would ride with the next group or a DDL statement; the group before it is")
-    func deferredCommit() throws {
+    @Test(
+        "a group whose row is missing is never committed, whether the target or the applier checks it, and whether its COMMIT would ride with the next group or a DDL statement; the group before it is",
+        arguments: [false, true])
+    func deferredCommit(plain: Bool) throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
-        // 100 rows, updated by a statement each: more UPDATEs than the target checks itself in a
-        // group (ApplyBatch.serverChecksPerGroup), so the applier checks the rest and defers the
-        // COMMIT. (One UPDATE of many rows is one statement on the target, and so are the UPDATEs
-        // of consecutive events of a table, RowStatements: each row's UPDATE here is followed by
-        // one of another table's, `u`.)
+        // On a MariaDB target every UPDATE's count is checked by the target, in the compound block
+        // it goes in (ApplyBatch.compound()), and every group carries its COMMIT. `plain`: no
+        // blocks, as on a MySQL target, and as for the groups after an error inside a block: the
+        // applier checks the counts and defers a group's COMMIT until it has. (One UPDATE of many
+        // rows is one statement on the target, and so are the UPDATEs of consecutive events of a
+        // table, RowStatements: each row's UPDATE here is followed by one of another table's, `u`.)
+        let environment = plain ? ["BINLOG_RELAY_TEST_PLAIN_STATEMENTS": "1"] : [:]
         try pair.source.execute([
             "CREATE DATABASE late", "CREATE TABLE late.t (id INT PRIMARY KEY, v VARCHAR(20))",
             "INSERT INTO late.t SELECT seq, 'x' FROM late.seq_1_to_100",
             "CREATE TABLE late.u (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO late.u SELECT seq, 'x' FROM late.seq_1_to_100",
         ])
         try pair.fillLog()
-        _ = try Self.succeeding(pair)
+        _ = try Self.succeeding(pair, environment: environment)
 
-        // One source transaction per group. A (90 rows) is checked by the applier, and its COMMIT
-        // goes in the round trip of B, whose UPDATE finds no row (checked by the target). A is
-        // committed; B, C and the DDL after them are not.
+        // One source transaction per group. A (90 rows) is committed (plain: its COMMIT goes in
+        // the round trip of B), B's DELETE finds no row; B, C and the DDL after them are not.
         func updates(_ rows: ClosedRange<Int>, _ value: String) -> [String] {
             rows.flatMap { ["UPDATE late.t SET v = '\(value)' WHERE id = \($0)", "UPDATE late.u SET v = '\(value)' WHERE id = \($0)"] }
         }
@@ -154,30 +157,63 @@ struct ApplierBadInputTests {
         ])
         try pair.target.execute(["DELETE FROM late.t WHERE id = 96"])
         try pair.fillLog()
-        try Self.failing(pair, ["`late`.`t`", "DELETE", "1 of the 1 rows"], extra: ["--batch-transactions", "1"])
+        try Self.failing(pair, ["`late`.`t`", "DELETE", "1 of the 1 rows"], environment: environment, extra: ["--batch-transactions", "1"])
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'A'") == "90", "A, before the failing group, is committed")
         #expect(try Self.scalar(pair.target, "SELECT v FROM late.t WHERE id = 95") == "x", "B, in the failing group, is not")
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE id = 200") == "0", "nothing after the failing group")
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w'") == "0")
         #expect(try CheckpointRow.read(pair.target)?.gtidSet == afterA, "the checkpoint is A's")
         try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (96, 'x')"])
-        _ = try Self.succeeding(pair, extra: ["--batch-transactions", "1"])
+        _ = try Self.succeeding(pair, extra: ["--batch-transactions", "1"], environment: environment)
         #expect(try pair.differences(["late"]).isEmpty)
 
-        // A group of 100 UPDATEs whose last row is missing (checked by the applier, not the target)
-        // right before a DDL statement, whose round trip would carry the group's COMMIT.
+        // A group of 100 UPDATEs whose last row is missing right before a DDL statement, whose
+        // round trip would carry the group's COMMIT.
         try pair.target.execute(["DELETE FROM late.t WHERE id = 100"])
         let before = try Replication.gtidBinlogPos(pair.source)
         try pair.source.execute(
             ["BEGIN"] + updates(1...100, "D") + ["COMMIT", "ALTER TABLE late.t ADD COLUMN w2 INT"])
         try pair.fillLog()
-        try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"])
+        try Self.failing(pair, ["`late`.`t`", "UPDATE", "1 of the 1 rows"], environment: environment)
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM late.t WHERE v = 'D'") == "0")
         #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'late' AND COLUMN_NAME = 'w2'") == "0")
         #expect(try CheckpointRow.read(pair.target)?.gtidSet == before)
         try pair.target.execute(["INSERT INTO late.t (id, v) VALUES (100, 'A')"])
-        _ = try Self.succeeding(pair)
+        _ = try Self.succeeding(pair, environment: environment)
         #expect(try pair.differences(["late"]).isEmpty)
+    }
+
+    @Test("a duplicate key from inside a compound block: applied again without blocks, the stop names the statement; nothing of its transaction or after it is applied")
+    func errorInBlock() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.source.execute(["CREATE DATABASE blk", "CREATE TABLE blk.a (id INT PRIMARY KEY)", "CREATE TABLE blk.b (id INT PRIMARY KEY)"])
+        try pair.fillLog()
+        _ = try Self.succeeding(pair)
+        // One transaction whose INSERTs alternate between the tables (a statement each, a dozen in
+        // one block); the target already has b's row 3.
+        try pair.target.execute(["INSERT INTO blk.b VALUES (3)"])
+        let before = try Replication.gtidBinlogPos(pair.source)
+        try pair.source.execute(
+            ["BEGIN"] + (1...6).flatMap { ["INSERT INTO blk.a VALUES (\($0))", "INSERT INTO blk.b VALUES (\($0))"] }
+                + ["COMMIT", "INSERT INTO blk.a VALUES (100)"])
+        try pair.fillLog()
+        let (code, output) = try pair.apply()
+        #expect(code != nil && code != 0, "\(output)")
+        #expect(output.contains("a statement of a compound block failed: applying again from the checkpoint without blocks"), "\(output)")
+        let errors = Self.errorLines(output)
+        #expect(errors.count == 1, "\(output)")
+        let line = String(errors.first ?? "")
+        for text in ["`blk`.`b`", "INSERT", "Duplicate entry '3'", "refused"] {
+            #expect(line.contains(text), "'\(text)' in: \(line)")
+        }
+        #expect(!line.contains("sent in one block"), "the statement itself is named: \(line)")
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM blk.a") == "0", "nothing of the failing transaction")
+        #expect(try CheckpointRow.read(pair.target)?.gtidSet == before)
+        try pair.target.execute(["DELETE FROM blk.b WHERE id = 3"])
+        _ = try Self.succeeding(pair)
+        #expect(try pair.differences(["blk"]).isEmpty)
+        #expect(try Self.scalar(pair.target, "SELECT COUNT(*) FROM blk.a") == "7")
     }
 
     @Test("another CA, a wrong password: one clear line without the password; ssl-mode=DISABLED applies but warns")
