@@ -162,14 +162,14 @@ extension Applier {
     func send(committing checkpoint: Checkpoint?, commitSent: Bool = false) throws(ApplierError) {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         try finishInFlight(leaving: batch.leadingCommit ? 0 : 1)
+        // A piece of a large transaction was not written into blocks yet.
+        batch.compound()
         guard batch.byteCount < maximumPacket else {
             throw ApplierError(
                 .target,
                 "a statement of \(batch.byteCount) bytes is larger than the target's max_allowed_packet (\(maximumPacket)); raise it on the target"
             )
         }
-        // A piece of a large transaction was not written into blocks yet.
-        batch.compound()
         // What is held goes first, in the same round trip when the packet allows.
         if !held.isEmpty && heldBytes + batch.byteCount + (64 << 10) >= maximumPacket { try flushHeld() }
         let leads = takeHeld()

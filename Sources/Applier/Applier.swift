@@ -181,7 +181,10 @@ public final class Applier: @unchecked Sendable {
     var groupsInParts: Bool { configuration.workers > 1 && !farTarget }
     static let nearRoundTrip = Duration.milliseconds(2)
     /// Rows go to the target in compound blocks (``ApplyBatch/compound()``): a MariaDB target.
-    var compoundsRows: Bool { statements.targetIsMariaDB && !Self.testPlainStatements }
+    var compoundsRows: Bool { statements.targetIsMariaDB && !Self.testPlainStatements && !blocksRefused }
+    /// The target refused a block's syntax (a MariaDB before 10.1, a proxy that parses
+    /// statements): no more blocks in this process.
+    var blocksRefused = false
     /// After an error from inside a block: groups left to write without blocks (the error's
     /// statement is then known; see ``run()``).
     var plainGroupsLeft = 0
@@ -259,6 +262,9 @@ public final class Applier: @unchecked Sendable {
                     $0.errors += 1
                     $0.lastError = error.description
                     $0.connected = false
+                }
+                if error.inBlock, let number = error.server?.number, number == 1064 {
+                    blocksRefused = true
                 }
                 if error.inBlock && plainGroupsLeft == 0 {
                     // Which statement of a compound block failed the target does not say: from the

@@ -404,12 +404,13 @@ extension ApplyBatch {
             let what = code == .connection ? "the connection to the target broke" : "the target refused a statement"
             var error = ApplierError(code, what, server: serverError)
             if let context { error.apply(context) }
-            if let block = outcome.failedBlock, block.count > 1, !serverError.isTransient {
+            if let block = outcome.failedBlock, !serverError.isTransient {
                 // Which statement of the block failed the target does not say; the applier runs
-                // the group again without blocks to find out (Applier.run()). A lost connection,
-                // a deadlock or a lock wait is no statement's fault: retried as it is.
+                // the group again without blocks to find out (Applier.run()), and stops using
+                // blocks if the target refused their syntax. A lost connection, a deadlock or a
+                // lock wait is no statement's fault: retried as it is.
                 error.inBlock = true
-                error.message += " (one of \(block.count) statements sent in one block, from this one)"
+                if block.count > 1 { error.message += " (one of \(block.count) statements sent in one block, from this one)" }
             }
             throw error
         }
