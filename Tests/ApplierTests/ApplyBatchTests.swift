@@ -96,6 +96,22 @@ struct ApplyBatchTests {
         #expect(Self.text(plain) == "BEGIN;DELETE FROM t WHERE k=1;DELETE FROM t WHERE k=2;DELETE FROM t WHERE k=3;INSERT INTO t VALUES (7),(8);")
         #expect(plain.mayMissRows && plain.blocks.isEmpty && plain.resultCount == 5)
 
+        // A large statement stays out of blocks: an INSERT alone, an UPDATE in a block of its own
+        // (for its check); the small ones around them in blocks of their own.
+        var large = Self.rows(compounds: true, deletes: 1)
+        let value = String(repeating: "x", count: ApplyBatch.largeStatementBytes)
+        large.sql.append("INSERT INTO t VALUES ('\(value)')")
+        large.endStatement(expecting: 1, context: 0, blockable: true)
+        large.sql.append("UPDATE t SET v='\(value)' WHERE k=1")
+        large.endStatement(expecting: 1, context: 0, mayMiss: true, blockable: true)
+        large.sql.append("DELETE FROM t WHERE k=2")
+        large.endStatement(expecting: 1, context: 0, mayMiss: true, blockable: true)
+        large.compound()
+        #expect(large.blocks == [1..<3, 4..<5, 5..<6])
+        #expect(large.resultCount == 5)
+        #expect(Self.text(large).contains("END;INSERT INTO t VALUES ('x"))
+        #expect(Self.text(large).hasSuffix("WHERE k=1;" + Self.check(rows: 1, statement: 4) + "END;BEGIN NOT ATOMIC DELETE FROM t WHERE k=2;" + Self.check(rows: 1, statement: 5) + "END;"))
+
         // A long run of rows: blocks of at most blockStatements.
         var long = Self.rows(compounds: true, deletes: 2 * ApplyBatch.blockStatements + 10)
         long.compound()
