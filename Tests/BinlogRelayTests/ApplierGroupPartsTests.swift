@@ -159,7 +159,7 @@ struct ApplierGroupPartsTests {
         #expect(try pair.differences(["parts"]).isEmpty)
     }
 
-    @Test("a group that could not be split, its checks already dropped, runs on the main connection: a missing row still stops it before its COMMIT")
+    @Test("a group that could not be split runs on the main connection: a missing row still stops it before its COMMIT")
     func unsplitGroupKeepsItsCheck() throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
@@ -174,7 +174,7 @@ struct ApplierGroupPartsTests {
         try pair.target.execute(["DELETE FROM parts.t WHERE id = 2"])
         // Group 2 depends on group 1 (row 1) and changes the session's foreign_key_checks between
         // its rows, so it cannot go in parts: it runs on the main connection, where the target
-        // itself must check its UPDATEs (or the applier, before the COMMIT goes).
+        // checks its UPDATEs in their compound blocks (or the applier, before the COMMIT goes).
         try pair.sourceSQL(
             """
             UPDATE parts.t SET v = 1 WHERE id = 1;

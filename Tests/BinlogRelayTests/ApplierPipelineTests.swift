@@ -93,8 +93,7 @@ struct ApplierPipelineTests {
         let (proxy, url) = try pair.delayedTarget(rttMs: 20)
         defer { proxy.killIfRunning() }
         // Transactions of 120 one-row UPDATEs, of two tables in turn (so that each stays a
-        // statement of its own on the target): more checks than a group beside the target gets
-        // (64), within what a group across 20 ms does.
+        // statement of its own on the target), each checked by the target in its compound block.
         func round(_ value: Int) -> [String] {
             ["BEGIN"]
                 + (1...60).flatMap { ["UPDATE pipe.t SET n = \(value) WHERE id = \($0)", "UPDATE pipe.u SET n = \(value) WHERE id = \($0)"] }
