@@ -271,13 +271,7 @@ public final class Applier: @unchecked Sendable {
                     // checkpoint once more without blocks, which stops on the statement itself
                     // (or, if the error does not come again, was one that passes: a lock, a retry).
                     plainGroupsLeft = 200
-                    status.update {
-                        $0.state = .retrying
-                        $0.retries += 1
-                    }
-                    logger.warning(
-                        "a statement of a compound block failed: applying again from the checkpoint without blocks",
-                        metadata: ["error": "\(error)"])
+                    retryingAtOnce("a statement of a compound block failed: applying again from the checkpoint without blocks", error)
                     continue
                 }
                 if configuration.workers > 1 && error.code == .divergence && serialGroupsLeft == 0 {
@@ -287,13 +281,7 @@ public final class Applier: @unchecked Sendable {
                     // trailing spaces) and prefix keys by their prefix. From the checkpoint once
                     // more, one group at a time, before calling it a divergence.
                     serialGroupsLeft = 200
-                    status.update {
-                        $0.state = .retrying
-                        $0.retries += 1
-                    }
-                    logger.warning(
-                        "a row conflict under parallel apply: applying again from the checkpoint, one group at a time",
-                        metadata: ["error": "\(error)"])
+                    retryingAtOnce("a row conflict under parallel apply: applying again from the checkpoint, one group at a time", error)
                     continue
                 }
                 if error.isTransient {
@@ -321,6 +309,15 @@ public final class Applier: @unchecked Sendable {
             }
         }
         status.update { $0.state = .stopped }
+    }
+
+    /// Counts and logs a retry from the checkpoint that goes at once, applying differently.
+    private func retryingAtOnce(_ message: Logger.Message, _ error: ApplierError) {
+        status.update {
+            $0.state = .retrying
+            $0.retries += 1
+        }
+        logger.warning(message, metadata: ["error": "\(error)"])
     }
 
     func close() {

@@ -70,8 +70,8 @@ struct ApplyBatch {
     static let blockBytes = 256 << 10
     /// A statement longer than this goes outside blocks (an UPDATE or DELETE in a block of its
     /// own, for its check): the target copies each statement of a block, and for a long one that
-    /// costs more than its answer saves (every-type, one connection: 1.89 s in blocks, 1.79 s
-    /// plain).
+    /// costs more than its answer saves (every-type with one connection: 1.85–2.50 s with them in
+    /// blocks, 1.52–2.08 s without blocks at all, 1.42–1.56 s with them outside).
     static let largeStatementBytes = 16 << 10
 
     /// The multi-row INSERT or DELETE written last, which the next row event of the same table and
