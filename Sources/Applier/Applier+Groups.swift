@@ -126,7 +126,8 @@ extension Applier {
         batch.endStatement(expecting: nil, context: context)
         let commitsItself = !batch.mayMissRows
         if commitsItself {
-            // Nothing in it can miss a row without an error (INSERTs, statements): one round trip.
+            // Nothing in it can miss a row without an error (INSERTs, statements, UPDATEs and
+            // DELETEs the target checks in their compound blocks): one round trip.
             batch.add("COMMIT", context: context)
             if !held.isEmpty {
                 // Behind a predicted CREATE TABLE: in the same round trip, unless it grows large
@@ -151,7 +152,7 @@ extension Applier {
     /// group is built while the target applies this one (``inFlight``); the answer is read and
     /// every count checked before anything more is sent (``finishInFlight(leaving:)``), so a
     /// failed check stops before the next group and its COMMIT of this one go; only a group that
-    /// commits itself may have the next sent behind it first (``transmit(_:on:endsCommitted:)``),
+    /// commits itself may have the next sent behind it first (``transmit(_:on:)``),
     /// which the target runs only if this one reached its end. With a checkpoint the group ends
     /// on the target: `commitSent`, the batch ends with its COMMIT (nothing in it can miss a row
     /// without the server failing it); otherwise its COMMIT waits for the check and goes first in

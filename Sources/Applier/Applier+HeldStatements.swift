@@ -222,9 +222,10 @@ extension Applier {
     /// Ends the open group (if any) before a statement that commits by itself, with `checkpoint`
     /// (the position before the statement). Its statements run on this connection (with parallel
     /// apply too: the workers are drained, and the statement must wait for the group anyway). A
-    /// group that can only fail with an error (INSERTs, statements) is returned with its COMMIT, to
-    /// go in the statement's round trip ahead of it; one with an UPDATE or DELETE is sent and
-    /// checked, then committed, first.
+    /// group that can only fail with an error (INSERTs, statements, UPDATEs and DELETEs checked in
+    /// their compound blocks) is returned with its COMMIT, to go in the statement's round trip
+    /// ahead of it; one with an UPDATE or DELETE the applier must check is sent and checked, then
+    /// committed, first.
     func finishGroupBeforeStatement(at checkpoint: Checkpoint, statementBytes: Int) throws(ApplierError) -> Lead? {
         guard targetTransactionOpen else { return deferredCommitLead() }
         var checkpoint = checkpoint

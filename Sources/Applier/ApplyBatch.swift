@@ -43,9 +43,10 @@ struct ApplyBatch {
     /// follow foreign keys and the target checks and cascades them (see Applier).
     var serial = false
     var keys: [Int] = []
-    /// An UPDATE or DELETE is in the batch: it may find fewer rows than the source changed, which
-    /// the server does not treat as an error, so the COMMIT must wait for the applier's check. A
-    /// batch of INSERTs (all rows or an error) and statements commits in the same round trip.
+    /// An UPDATE or DELETE outside a compound block is in the batch: it may find fewer rows than
+    /// the source changed, which the server does not treat as an error, so the COMMIT must wait
+    /// for the applier's check. A batch of INSERTs (all rows or an error), statements and UPDATEs
+    /// and DELETEs checked in their blocks (``compound()``) commits in the same round trip.
     var mayMissRows = false
     /// The batch begins with the COMMIT of the group before it (see `Applier.deferredCommit`).
     var leadingCommit = false
