@@ -268,14 +268,14 @@ extension ApplyBatch {
         compounded = true
         lastRows = nil
         guard expectations.contains(where: \.blockable) else { return }
-        var text: [UInt8] = []
-        text.reserveCapacity(sql.count + sql.count / 8 + 256)
+        var text = SQLText()
+        text.bytes.reserveCapacity(sql.count + sql.count / 8 + 256)
         var start = 0
         var open: Int?
         var openBytes = 0
         func close(at index: Int) {
             guard let first = open else { return }
-            text.append(contentsOf: "END;".utf8)
+            text.append("END;")
             expectations[index - 1].end = text.count
             blocks.append(first..<index)
             open = nil
@@ -293,12 +293,12 @@ extension ApplyBatch {
                 if open == nil {
                     open = index
                     openBytes = text.count
-                    text.append(contentsOf: "BEGIN NOT ATOMIC ".utf8)
+                    text.append("BEGIN NOT ATOMIC ")
                 }
             } else {
                 close(at: index)
             }
-            text.append(contentsOf: sql.bytes[start..<expectation.end])
+            text.bytes.append(contentsOf: sql.bytes[start..<expectation.end])
             if inBlock && expectation.mayMiss, let rows = expectation.rows {
                 Self.appendCheck(rows: rows, statement: index, into: &text)
             }
@@ -307,19 +307,18 @@ extension ApplyBatch {
             if inBlock && large { close(at: index + 1) }
         }
         close(at: expectations.count)
-        text.append(contentsOf: sql.bytes[start...])
-        sql.bytes = text
+        text.bytes.append(contentsOf: sql.bytes[start...])
+        sql = text
     }
 
-    static func appendCheck(rows: UInt64, statement: Int, into text: inout [UInt8]) {
-        var check = SQLText()
-        check.append("IF ROW_COUNT()<>")
-        check.append(unsigned: rows)
-        check.append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT='")
-        check.append(blockCheckMessage)
-        check.append(statement)
-        check.append("';END IF;")
-        text.append(contentsOf: check.bytes)
+    /// The check after an UPDATE or DELETE in a block: stops the block unless it matched `rows`.
+    static func appendCheck(rows: UInt64, statement: Int, into text: inout SQLText) {
+        text.append("IF ROW_COUNT()<>")
+        text.append(unsigned: rows)
+        text.append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT='")
+        text.append(blockCheckMessage)
+        text.append(statement)
+        text.append("';END IF;")
     }
 
     /// The text of a failed check in a block, followed by the statement's index in the batch.
