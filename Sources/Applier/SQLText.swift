@@ -80,11 +80,14 @@ struct SQLText {
     }
 
     /// `_binary'…'` (or another introducer): a string with exactly these bytes, sent as they are
-    /// but for a backslash before `'`, `\` and NUL (the row session never sets
-    /// NO_BACKSLASH_ESCAPES). Half the size of `X'…'` for large BLOBs, and as exact: the server's
-    /// lexer reads a quoted literal byte by byte outside valid multi-byte sequences, and in UTF-8 no
-    /// multi-byte sequence contains a quote or a backslash. `padTo`: NUL bytes are added up to
-    /// this length.
+    /// but for a backslash before `'` and `\` (the row session never sets NO_BACKSLASH_ESCAPES).
+    /// Half the size of `X'…'` for large BLOBs, and as exact: the server's lexer reads a quoted
+    /// literal byte by byte outside valid multi-byte sequences, and in UTF-8 no multi-byte sequence
+    /// contains a quote or a backslash. NUL bytes go as they are: a query is as long as its packet
+    /// says, and the server needs only the backslash and the quote escaped (MySQL C API guide,
+    /// mysql_real_escape_string_quote()). That matters for speed, not only size: a literal without
+    /// any escape is copied whole by the target's lexer, one with an escape is unescaped byte by
+    /// byte (binary BLOBs are full of zeros). `padTo`: NUL bytes are added up to this length.
     mutating func appendEscaped(_ data: UnsafeRawBufferPointer, introducer: StaticString = "_binary", padTo: Int = 0) {
         append(introducer)
         bytes.append(UInt8(ascii: "'"))
@@ -98,33 +101,28 @@ struct SQLText {
                 continue
             }
             let byte = data[index]
-            if byte == 0x27 || byte == 0x5C || byte == 0x00 {
+            if byte == 0x27 || byte == 0x5C {
                 if index > runStart { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[runStart..<index])) }
                 bytes.append(0x5C)
-                bytes.append(byte == 0 ? UInt8(ascii: "0") : byte)
+                bytes.append(byte)
                 runStart = index + 1
             }
             index += 1
         }
         if data.count > runStart { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[runStart..<data.count])) }
-        if padTo > data.count {
-            for _ in data.count..<padTo {
-                bytes.append(0x5C)
-                bytes.append(UInt8(ascii: "0"))
-            }
-        }
+        if padTo > data.count { bytes.append(contentsOf: repeatElement(0, count: padTo - data.count)) }
         bytes.append(UInt8(ascii: "'"))
     }
 
-    /// Whether any byte of `word` may be `'`, `\` or NUL: the classic test for a zero byte
-    /// (`(v - 0x01…01) & ~v & 0x80…80`, never false when one is zero) on the word and on it XORed
-    /// with each byte repeated. A rare false positive only sends those eight bytes the slow way.
+    /// Whether any byte of `word` may be `'` or `\`: the classic test for a zero byte
+    /// (`(v - 0x01…01) & ~v & 0x80…80`, never false when one is zero) on the word XORed with each
+    /// of the two bytes repeated. A rare false positive only sends those eight bytes the slow way.
     @inline(__always)
     static func mayNeedEscape(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
-        return hasZeroByte(word) || hasZeroByte(word ^ (ones &* 0x27)) || hasZeroByte(word ^ (ones &* 0x5C))
+        return hasZeroByte(word ^ (ones &* 0x27)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     /// Text written by one of the value types' `write(into:)`, quoted.
