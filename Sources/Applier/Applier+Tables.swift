@@ -56,6 +56,18 @@ extension Applier {
             error.table = "`\(schema)`.`\(map.table)`"
             throw error
         }
+        if target.isSystemVersioned {
+            // The source logs the hidden row_start/row_end columns and a history row for each
+            // changed row; on the target an UPDATE or DELETE makes history of its own and those
+            // columns cannot be written by one: no statement can reproduce the table exactly.
+            var error = located(
+                ApplierError(
+                    .schemaMismatch,
+                    "table `\(schema)`.`\(map.table)` is system-versioned on the target (WITH SYSTEM VERSIONING): its history and row_start/row_end times come from the source and an UPDATE or DELETE on the target would make history of its own, so the relay cannot apply it exactly: exclude it (--exclude '\(map.schema).\(map.table)') and copy it another way"),
+                entry)
+            error.table = "`\(schema)`.`\(map.table)`"
+            throw error
+        }
         do {
             let binding = try TableBinding(tableMap: map, target: target)
             bindings[key] = binding

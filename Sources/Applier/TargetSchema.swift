@@ -31,6 +31,10 @@ struct TargetTable: Sendable, Equatable {
     var uniqueKeys: [[Int]] = []
     /// Triggers on the table whose body does not skip the applier's session (see TriggerStatement).
     var unguardedTriggers: [String] = []
+    /// MariaDB's `WITH SYSTEM VERSIONING` (`TABLES.TABLE_TYPE` 'SYSTEM VERSIONED'): its history
+    /// rows and their `row_start`/`row_end` times are the source's, which the relay cannot write
+    /// (see Applier+Tables).
+    var isSystemVersioned = false
     /// The table has foreign keys, or others reference it.
     var hasForeignKeys = false
     /// A foreign key of the table references the table itself: checked row by row, in the order
@@ -75,8 +79,10 @@ struct TargetTable: Sendable, Equatable {
     static func query(_ schema: String, escape: (String) -> String) -> String {
         let name = escape(schema)
         return """
-            SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
-            WHERE TABLE_SCHEMA = '\(name)' ORDER BY TABLE_NAME, ORDINAL_POSITION;
+            SELECT c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, c.IS_NULLABLE, c.EXTRA, t.TABLE_TYPE \
+            FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
+            ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+            WHERE c.TABLE_SCHEMA = '\(name)' AND t.TABLE_SCHEMA = '\(name)' ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION;
             SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE FROM information_schema.STATISTICS \
             WHERE TABLE_SCHEMA = '\(name)' ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX;
             SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS \
@@ -124,7 +130,8 @@ struct TargetTable: Sendable, Equatable {
     }
 
     /// A table from its `information_schema` rows: COLUMNS (name, data type, column type,
-    /// nullable, extra) and STATISTICS (index, non-unique, column, sub-part, nullable).
+    /// nullable, extra, and the table's TABLES.TABLE_TYPE when read from the target) and
+    /// STATISTICS (index, non-unique, column, sub-part, nullable).
     static func build(
         schema: String, table: String, columnRows: [[String?]], keyRows: [[String?]], unguardedTriggers: [String] = [],
         hasForeignKeys: Bool = false
@@ -163,9 +170,11 @@ struct TargetTable: Sendable, Equatable {
         let uniqueKeys = indexes.map { index in
             index.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
         }
-        return TargetTable(
+        var built = TargetTable(
             schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
             unguardedTriggers: unguardedTriggers, hasForeignKeys: hasForeignKeys)
+        built.isSystemVersioned = columnRows.contains { $0.count > 5 && $0[5] == "SYSTEM VERSIONED" }
+        return built
     }
 }
 
