@@ -85,9 +85,9 @@ struct SQLText {
     /// literal byte by byte outside valid multi-byte sequences, and in UTF-8 no multi-byte sequence
     /// contains a quote or a backslash. NUL bytes go as they are: a query is as long as its packet
     /// says, and the server needs only the backslash and the quote escaped (MySQL C API guide,
-    /// mysql_real_escape_string_quote()). That matters for speed, not only size: a literal without
-    /// any escape is copied whole by the target's lexer, one with an escape is unescaped byte by
-    /// byte (binary BLOBs are full of zeros). `padTo`: NUL bytes are added up to this length.
+    /// mysql_real_escape_string_quote()); fewer bytes go, and the target's lexer copies a literal
+    /// without escapes whole instead of unescaping it byte by byte. `padTo`: NUL bytes are added up
+    /// to this length.
     mutating func appendEscaped(_ data: UnsafeRawBufferPointer, introducer: StaticString = "_binary", padTo: Int = 0) {
         append(introducer)
         bytes.append(UInt8(ascii: "'"))
