@@ -254,4 +254,32 @@ struct SeedTests {
         let tables = try SchemaComparison.tables(target, schema: "et_seed")
         #expect(tables.count >= 40 && tables.contains("nk_geo") && tables.contains("json_docs"), "\(tables)")
     }
+
+    @Test("a system-versioned table is refused by name before anything is copied; excluded, the rest is copied and continued")
+    func systemVersionedRefused() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.source.execute([
+            "CREATE DATABASE sv", "CREATE TABLE sv.plain (id INT PRIMARY KEY, v INT)",
+            "CREATE TABLE sv.hist (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING",
+            "INSERT INTO sv.plain VALUES (1, 1), (2, 2)", "INSERT INTO sv.hist VALUES (1, 1)",
+        ])
+        let refused = try pair.seed()
+        #expect(refused.code == 1, "\(refused.output)")
+        #expect(
+            refused.output.contains("sv.hist is a system-versioned table (WITH SYSTEM VERSIONING) on the source")
+                && refused.output.contains("--exclude 'sv.hist'"),
+            "\(refused.output)")
+        let target = try pair.target.connect()
+        defer { target.close() }
+        #expect(try target.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sv'").scalar == "0", "nothing copied")
+
+        let seeded = try pair.seed(["--exclude", "sv.hist"])
+        #expect(seeded.code == 0, "\(seeded.output)")
+        try pair.source.execute(["INSERT INTO sv.plain VALUES (3, 3)"])
+        let run = try pair.runAfterSeed(["--exclude", "sv.hist"])
+        #expect(run.code == 0, "\(run.output)")
+        #expect(try pair.differences([("sv", "sv")], tables: ["plain"]).isEmpty)
+        #expect(try target.query("SELECT COUNT(*) FROM sv.plain").scalar == "3")
+    }
 }

@@ -35,6 +35,9 @@ struct SeedTable {
     /// rows of a piece whose progress was lost in a crash: they are written with REPLACE, so the
     /// piece copied again overwrites them.
     var isTransactional = true
+    /// MariaDB's `WITH SYSTEM VERSIONING` (TABLE_TYPE 'SYSTEM VERSIONED'): listed so that the seed
+    /// refuses it by name (see Seeder) rather than leave it out.
+    var isSystemVersioned = false
 
     /// The columns copied: all but generated ones.
     var copied: [Int] { columns.indices.filter { !columns[$0].isGenerated } }
@@ -57,8 +60,8 @@ struct SeedTable {
     ) throws(MySQLError) -> [SeedTable] {
         let results = try connection.queryAll(
             """
-            SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(ENGINE, '') FROM information_schema.TABLES
-            WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME;
+            SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(ENGINE, ''), TABLE_TYPE = 'SYSTEM VERSIONED'
+            FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_SCHEMA, TABLE_NAME;
             SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, EXTRA
             FROM information_schema.COLUMNS ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION;
             SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS
@@ -103,7 +106,8 @@ struct SeedTable {
                     schema: schema, name: name, targetSchema: filter.targetSchema(schema),
                     estimatedRows: UInt64(row[2] ?? "0") ?? 0, columns: tableColumns,
                     key: key.count == (keys[id] ?? []).count ? key : [], hasSecondaryUniqueKey: uniques.contains(id),
-                    hasPrimaryKey: keys[id] != nil, isTransactional: (row[3] ?? "").lowercased() == "innodb"))
+                    hasPrimaryKey: keys[id] != nil, isTransactional: (row[3] ?? "").lowercased() == "innodb",
+                    isSystemVersioned: row[4] == "1"))
         }
         return tables
     }

@@ -171,6 +171,14 @@ public final class Seeder: @unchecked Sendable {
         guard !tables.isEmpty else {
             throw ApplierError(.configuration, "no table on the source matches the filters (--include/--exclude): nothing to seed")
         }
+        // Its row_start/row_end times and history cannot be written by statements, and the
+        // applier stops on its rows (Applier+Tables): refused before anything is copied.
+        let versioned = tables.filter(\.isSystemVersioned).map { "\($0.schema).\($0.name)" }
+        if !versioned.isEmpty {
+            throw ApplierError(
+                .configuration,
+                "\(versioned.joined(separator: ", ")) \(versioned.count == 1 ? "is a system-versioned table" : "are system-versioned tables") (WITH SYSTEM VERSIONING) on the source, whose history and row_start/row_end times the relay cannot copy or apply exactly: exclude \(versioned.count == 1 ? "it" : "them") (\(versioned.map { "--exclude '\($0)'" }.joined(separator: " "))) and copy \(versioned.count == 1 ? "it" : "them") another way")
+        }
         if configuration.replace && (state != nil || checkpoint != nil) {
             try forget(targetControl)
             state = nil
