@@ -62,7 +62,7 @@ extension Applier {
             // columns cannot be written by one: no statement can reproduce the table exactly.
             var error = located(
                 ApplierError(
-                    .schemaMismatch,
+                    .unsupported,
                     "table `\(schema)`.`\(map.table)` is system-versioned on the target (WITH SYSTEM VERSIONING): its history and row_start/row_end times come from the source and an UPDATE or DELETE on the target would make history of its own, so the relay cannot apply it exactly: exclude it (--exclude '\(map.schema).\(map.table)') and copy it another way"),
                 entry)
             error.table = "`\(schema)`.`\(map.table)`"

@@ -21,7 +21,7 @@ public struct ApplierError: Error, Sendable, CustomStringConvertible {
         public static let decode = Code("decode")
         /// The local log cannot be read, or does not continue from the target's checkpoint.
         public static let log = Code("log")
-        /// Something the applier does not support (an XA transaction, LOAD DATA).
+        /// Something the applier does not support (an XA transaction, LOAD DATA, a system-versioned table).
         public static let unsupported = Code("unsupported")
         /// Bad settings.
         public static let configuration = Code("configuration")

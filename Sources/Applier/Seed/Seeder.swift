@@ -176,7 +176,7 @@ public final class Seeder: @unchecked Sendable {
         let versioned = tables.filter(\.isSystemVersioned).map { "\($0.schema).\($0.name)" }
         if !versioned.isEmpty {
             throw ApplierError(
-                .configuration,
+                .unsupported,
                 "\(versioned.joined(separator: ", ")) \(versioned.count == 1 ? "is a system-versioned table" : "are system-versioned tables") (WITH SYSTEM VERSIONING) on the source, whose history and row_start/row_end times the relay cannot copy or apply exactly: exclude \(versioned.count == 1 ? "it" : "them") (\(versioned.map { "--exclude '\($0)'" }.joined(separator: " "))) and copy \(versioned.count == 1 ? "it" : "them") another way")
         }
         if configuration.replace && (state != nil || checkpoint != nil) {
