@@ -282,4 +282,42 @@ struct SeedTests {
         #expect(try pair.differences([("sv", "sv")], tables: ["plain"]).isEmpty)
         #expect(try target.query("SELECT COUNT(*) FROM sv.plain").scalar == "3")
     }
+
+    @Test("sequences are copied with their state: after a failover NEXTVAL goes on past what the source handed out")
+    func sequencesCopied() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try pair.source.execute([
+            "CREATE DATABASE sq", "CREATE TABLE sq.t (id INT PRIMARY KEY)",
+            "CREATE SEQUENCE sq.s START WITH 100 INCREMENT BY 5 CACHE 10",
+            "CREATE DATABASE sq_only", "CREATE SEQUENCE sq_only.n",
+            "INSERT INTO sq.t VALUES (NEXTVAL(sq.s)), (NEXTVAL(sq.s)), (NEXTVAL(sq.s))",
+            "DO NEXTVAL(sq_only.n)",
+        ])
+        let seeded = try pair.seed()
+        #expect(seeded.code == 0, "\(seeded.output)")
+        let source = try pair.source.connect()
+        let target = try pair.target.connect()
+        defer {
+            source.close()
+            target.close()
+        }
+        for name in ["sq.s", "sq_only.n"] {
+            #expect(try target.query("SELECT * FROM \(name)").rows == source.query("SELECT * FROM \(name)").rows, "\(name)")
+        }
+        // Values beyond the first cached block, then a SETVAL: logged as rows of the sequence, applied by run.
+        try pair.source.execute([
+            "INSERT INTO sq.t SELECT NEXTVAL(sq.s) FROM sq.seq_1_to_20", "DO SETVAL(sq_only.n, 5000)",
+        ])
+        let run = try pair.runAfterSeed()
+        #expect(run.code == 0, "\(run.output)")
+        #expect(try pair.differences(["sq"]).isEmpty)
+        for name in ["sq.s", "sq_only.n"] {
+            #expect(try target.query("SELECT * FROM \(name)").rows == source.query("SELECT * FROM \(name)").rows, "\(name)")
+        }
+        let highest = Int(try source.query("SELECT MAX(id) FROM sq.t").scalar ?? "") ?? 0
+        let next = Int(try target.query("SELECT NEXTVAL(sq.s)").scalar ?? "") ?? 0
+        #expect(next > highest, "the target's NEXTVAL \(next) after the source's \(highest)")
+        #expect(Int(try target.query("SELECT NEXTVAL(sq_only.n)").scalar ?? "") ?? 0 > 5000)
+    }
 }

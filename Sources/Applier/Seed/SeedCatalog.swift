@@ -112,6 +112,20 @@ struct SeedTable {
         return tables
     }
 
+    /// The source's sequences (MariaDB's `CREATE SEQUENCE`, TABLE_TYPE 'SEQUENCE') that the filter
+    /// selects, without columns or keys: the seed copies their definition and state row only.
+    static func sequences(on connection: MySQLConnection, filter: TableFilter, relaySchema: String) throws(MySQLError) -> [SeedTable] {
+        let rows = try connection.query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' ORDER BY TABLE_SCHEMA, TABLE_NAME"
+        ).rows
+        return rows.compactMap { row in
+            guard let schema = row[0] ?? nil, let name = row[1] ?? nil, !systemSchemas.contains(schema.lowercased()), schema != relaySchema,
+                filter.includes(schema: schema, table: name)
+            else { return nil }
+            return SeedTable(schema: schema, name: name, targetSchema: filter.targetSchema(schema), estimatedRows: 1, columns: [], key: [])
+        }
+    }
+
     /// `CREATE TABLE` as the source has it (run on the target in its target schema).
     func createStatement(on source: MySQLConnection) throws(MySQLError) -> String {
         let result = try source.query("SHOW CREATE TABLE \(sourceName)")

@@ -234,6 +234,7 @@ public final class Seeder: @unchecked Sendable {
             snapshots = try copy(pending, tables: tables, chunksLeft: chunksLeft, configuration: configuration, control: control, isMariaDB: isMariaDB)
         }
         if stopFlag.isSet { throw ApplierError(.configuration, "stopped: run `binlog-relay seed` again to continue") }
+        try copySequences(control, targetControl)
         let start = try finish(targetControl)
         let snapshot = progress.snapshot
         return Summary(
@@ -556,6 +557,43 @@ public final class Seeder: @unchecked Sendable {
     // MARK: - Finish
 
     /// Marks the seed done and writes the channel's checkpoint at the earliest snapshot, in one transaction.
+    /// MariaDB's sequences the filter selects: made on the target when missing, then given the
+    /// source's state row (`INSERT` into a sequence sets it, as the applier does with the rows the
+    /// source logs for one). Read after every snapshot was taken, so never older than the
+    /// checkpoint: a state the source logged after it comes again from the binlog in its order,
+    /// and one it did not log (values handed out from a cached block) changes nothing on disk.
+    private func copySequences(_ source: MySQLConnection, _ target: MySQLConnection) throws(ApplierError) {
+        let sequences = try sourceQuery("cannot list the sequences") { () throws(MySQLError) in
+            try SeedTable.sequences(on: source, filter: configuration.filter, relaySchema: configuration.schema)
+        }
+        for sequence in sequences {
+            let (create, state) = try sourceQuery("cannot read the sequence \(sequence.displayName)") {
+                () throws(MySQLError) -> (String, [String?]) in
+                let create = try source.query("SHOW CREATE SEQUENCE \(sequence.sourceName)").rows.first?[1] ?? nil
+                let state = try source.query("SELECT * FROM \(sequence.sourceName)").rows.first ?? []
+                return (create ?? "", state)
+            }
+            // Every column of a sequence's row is an integer: written as the digits it is.
+            guard !create.isEmpty, !state.isEmpty,
+                state.allSatisfy({ value in value.map { Int64($0) != nil || UInt64($0) != nil } ?? false })
+            else {
+                throw ApplierError(.unsupported, "the sequence \(sequence.displayName) cannot be read to copy it")
+            }
+            try self.target("cannot copy the sequence \(sequence.displayName) to the target") { () throws(MySQLError) in
+                try target.execute(
+                    "\(CheckpointTable.statementMarker)CREATE DATABASE IF NOT EXISTS \(SeedTable.quote(sequence.targetSchema))")
+                try target.execute("USE \(SeedTable.quote(sequence.targetSchema))")
+                let exists = try target.query(
+                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(target.escape(sequence.targetSchema))' AND TABLE_NAME = '\(target.escape(sequence.name))'"
+                ).scalar != "0"
+                if !exists { try target.execute(CheckpointTable.statementMarker + create) }
+                try target.execute(
+                    "\(CheckpointTable.statementMarker)INSERT INTO \(sequence.targetName) VALUES (\(state.map { $0 ?? "" }.joined(separator: ",")))")
+            }
+            logger.info("sequence copied", metadata: ["sequence": "\(sequence.displayName)"])
+        }
+    }
+
     private func finish(_ connection: MySQLConnection) throws(ApplierError) -> SnapshotPosition {
         let rows = try targetQuery("cannot read the seed's progress") { () throws(MySQLError) in
             try connection.query(
