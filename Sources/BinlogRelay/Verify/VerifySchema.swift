@@ -45,7 +45,8 @@ enum VerifySchema {
     }
 
     /// Tables of `schemas` (nil: every schema but the system ones and `excluded`), keyed by
-    /// `schema.table`.
+    /// `schema.table`. MariaDB's sequences are among them: each is a table of one state row
+    /// (compared whole), which the relay keeps equal to the source's (docs/seed.md).
     static func tables(_ connection: MySQLConnection, schemas: [String]?, excluded: Set<String>) throws(MySQLError) -> [String: VerifyTable] {
         let skip = systemSchemas.union(excluded)
         let schemaCondition: String
@@ -57,7 +58,7 @@ enum VerifySchema {
         }
         var tables: [String: VerifyTable] = [:]
         let listed = try connection.query(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE \(schemaCondition) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE \(schemaCondition) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE')"
         )
         for row in listed.rows {
             guard let schema = row[0] ?? nil, let name = row[1] ?? nil, !skip.contains(schema) else { continue }
