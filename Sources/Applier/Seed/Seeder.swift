@@ -556,7 +556,6 @@ public final class Seeder: @unchecked Sendable {
 
     // MARK: - Finish
 
-    /// Marks the seed done and writes the channel's checkpoint at the earliest snapshot, in one transaction.
     /// MariaDB's sequences the filter selects: made on the target when missing, then given the
     /// source's state row (`INSERT` into a sequence sets it, as the applier does with the rows the
     /// source logs for one). Read after every snapshot was taken, so never older than the
@@ -594,6 +593,7 @@ public final class Seeder: @unchecked Sendable {
         }
     }
 
+    /// Marks the seed done and writes the channel's checkpoint at the earliest snapshot, in one transaction.
     private func finish(_ connection: MySQLConnection) throws(ApplierError) -> SnapshotPosition {
         let rows = try targetQuery("cannot read the seed's progress") { () throws(MySQLError) in
             try connection.query(
