@@ -170,11 +170,10 @@ struct TargetTable: Sendable, Equatable {
         let uniqueKeys = indexes.map { index in
             index.columns.compactMap { name in columns.firstIndex { $0.name.lowercased() == name.lowercased() } }
         }
-        var built = TargetTable(
+        return TargetTable(
             schema: schema, name: table, columns: columns, key: key, keyKind: kind, uniqueKeys: uniqueKeys,
-            unguardedTriggers: unguardedTriggers, hasForeignKeys: hasForeignKeys)
-        built.isSystemVersioned = columnRows.contains { $0.count > 5 && $0[5] == "1" }
-        return built
+            unguardedTriggers: unguardedTriggers, isSystemVersioned: columnRows.contains { $0.count > 5 && $0[5] == "1" },
+            hasForeignKeys: hasForeignKeys)
     }
 }
 

@@ -294,6 +294,24 @@ public final class Seeder: @unchecked Sendable {
         logger.notice("--replace: dropped tables on the target", metadata: ["tables": "\(names.count)"])
     }
 
+    /// The target schemas of `tables`, made when missing with their source schema's character set.
+    private func createSchemas(_ source: MySQLConnection, _ target: MySQLConnection, of tables: [SeedTable]) throws(ApplierError) {
+        let schemaRows = try sourceQuery("cannot read the schemas") { () throws(MySQLError) in
+            try source.query("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA").rows
+        }
+        var charsets: [String: (String, String)] = [:]
+        for row in schemaRows { charsets[row[0] ?? ""] = (row[1] ?? "utf8mb4", row[2] ?? "utf8mb4_general_ci") }
+        var created: Set<String> = []
+        for table in tables where !created.contains(table.targetSchema) {
+            created.insert(table.targetSchema)
+            let (charset, collation) = charsets[table.schema] ?? ("utf8mb4", "utf8mb4_general_ci")
+            try self.target("cannot create schema \(table.targetSchema) on the target") { () throws(MySQLError) in
+                try target.execute(
+                    "\(CheckpointTable.statementMarker)CREATE DATABASE IF NOT EXISTS \(SeedTable.quote(table.targetSchema)) CHARACTER SET \(charset) COLLATE \(collation)")
+            }
+        }
+    }
+
     private func existingTables(_ connection: MySQLConnection, tables: [SeedTable]) throws(ApplierError) -> Set<String> {
         let schemas = Set(tables.map(\.targetSchema)).map { "'\(connection.escape($0))'" }.joined(separator: ",")
         let rows = try targetQuery("cannot list its tables") { () throws(MySQLError) in
@@ -445,20 +463,7 @@ public final class Seeder: @unchecked Sendable {
     /// (`SHOW CREATE TABLE`) and their triggers, guarded so that they do not fire for the relay.
     private func createTables(_ source: MySQLConnection, _ target: MySQLConnection, tables: [SeedTable]) throws(ApplierError) {
         let existing = try existingTables(target, tables: tables)
-        let schemaRows = try sourceQuery("cannot read the schemas") { () throws(MySQLError) in
-            try source.query("SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA").rows
-        }
-        var charsets: [String: (String, String)] = [:]
-        for row in schemaRows { charsets[row[0] ?? ""] = (row[1] ?? "utf8mb4", row[2] ?? "utf8mb4_general_ci") }
-        var created: Set<String> = []
-        for table in tables where !created.contains(table.targetSchema) {
-            created.insert(table.targetSchema)
-            let (charset, collation) = charsets[table.schema] ?? ("utf8mb4", "utf8mb4_general_ci")
-            try self.target("cannot create schema \(table.targetSchema) on the target") { () throws(MySQLError) in
-                try target.execute(
-                    "\(CheckpointTable.statementMarker)CREATE DATABASE IF NOT EXISTS \(SeedTable.quote(table.targetSchema)) CHARACTER SET \(charset) COLLATE \(collation)")
-            }
-        }
+        try createSchemas(source, target, of: tables)
         let targetTriggers = try targetQuery("cannot list its triggers") { () throws(MySQLError) in
             try target.query("SELECT EVENT_OBJECT_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS").rows
         }
@@ -565,6 +570,9 @@ public final class Seeder: @unchecked Sendable {
         let sequences = try sourceQuery("cannot list the sequences") { () throws(MySQLError) in
             try SeedTable.sequences(on: source, filter: configuration.filter, relaySchema: configuration.schema)
         }
+        guard !sequences.isEmpty else { return }
+        let existing = try existingTables(target, tables: sequences)
+        try createSchemas(source, target, of: sequences)
         for sequence in sequences {
             let (create, state) = try sourceQuery("cannot read the sequence \(sequence.displayName)") {
                 () throws(MySQLError) -> (String, [String?]) in
@@ -579,13 +587,10 @@ public final class Seeder: @unchecked Sendable {
                 throw ApplierError(.unsupported, "the sequence \(sequence.displayName) cannot be read to copy it")
             }
             try self.target("cannot copy the sequence \(sequence.displayName) to the target") { () throws(MySQLError) in
-                try target.execute(
-                    "\(CheckpointTable.statementMarker)CREATE DATABASE IF NOT EXISTS \(SeedTable.quote(sequence.targetSchema))")
-                try target.execute("USE \(SeedTable.quote(sequence.targetSchema))")
-                let exists = try target.query(
-                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '\(target.escape(sequence.targetSchema))' AND TABLE_NAME = '\(target.escape(sequence.name))'"
-                ).scalar != "0"
-                if !exists { try target.execute(CheckpointTable.statementMarker + create) }
+                if !existing.contains(sequence.targetSchema + "\u{0}" + sequence.name) {
+                    try target.execute("USE \(SeedTable.quote(sequence.targetSchema))")
+                    try target.execute(CheckpointTable.statementMarker + create)
+                }
                 try target.execute(
                     "\(CheckpointTable.statementMarker)INSERT INTO \(sequence.targetName) VALUES (\(state.map { $0 ?? "" }.joined(separator: ",")))")
             }
