@@ -42,4 +42,20 @@ static inline int binlog_relay_set_uint_option(MYSQL *mysql, enum mysql_option o
 static inline int binlog_relay_set_bool_option(MYSQL *mysql, enum mysql_option option, my_bool value) {
     return mysql_options(mysql, option, &value);
 }
+
+// The server's id of a prepared statement (COM_STMT_PREPARE's answer), which the relay's own
+// COM_STMT_BULK_EXECUTE packets name.
+static inline unsigned long binlog_relay_statement_id(MYSQL_STMT *statement) {
+    return statement->stmt_id;
+}
+
+// Whether the server runs COM_STMT_BULK_EXECUTE (MariaDB 10.2 and later): the test of
+// MARIADB_STMT_BULK_SUPPORTED in mariadb_stmt.h, through the public mariadb_get_infov().
+static inline int binlog_relay_supports_bulk(MYSQL *mysql) {
+    unsigned long capabilities = 0, extended = 0;
+    if (mariadb_get_infov(mysql, MARIADB_CONNECTION_SERVER_CAPABILITIES, &capabilities)) return 0;
+    if (capabilities & CLIENT_MYSQL) return 0;
+    if (mariadb_get_infov(mysql, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &extended)) return 0;
+    return (extended & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)) != 0;
+}
 #endif

@@ -9,6 +9,8 @@ public final class MySQLConnection {
     let handle: UnsafeMutablePointer<MYSQL>
     public let configuration: MySQLConnectionConfiguration
     private var closed = false
+    /// Statements prepared with ``prepare(_:)``, freed after the connection closes.
+    var preparedStatements: [UnsafeMutablePointer<MYSQL_STMT>] = []
 
     /// Connects, or throws a ``MySQLError`` naming the endpoint (never the password).
     public init(configuration: MySQLConnectionConfiguration) throws(MySQLError) {
@@ -48,6 +50,10 @@ public final class MySQLConnection {
         guard !closed else { return }
         closed = true
         mysql_close(handle)
+        // After mysql_close (which detaches them): only their memory is freed, nothing is sent
+        // on a connection that may be broken or have answers unread.
+        for statement in preparedStatements { mysql_stmt_close(statement) }
+        preparedStatements.removeAll()
     }
 
     private func applyOptions() throws(MySQLError) {
@@ -94,9 +100,13 @@ public final class MySQLConnection {
 
     /// The library's last error, classified.
     func lastError(operation: String) -> MySQLError {
-        let number = mysql_errno(handle)
-        let message = String(cString: mysql_error(handle))
-        let sqlState = String(cString: mysql_sqlstate(handle))
+        Self.classified(
+            number: mysql_errno(handle), message: String(cString: mysql_error(handle)),
+            sqlState: String(cString: mysql_sqlstate(handle)), operation: operation)
+    }
+
+    /// An error number and text from the library or the server, classified.
+    static func classified(number: UInt32, message: String, sqlState: String, operation: String) -> MySQLError {
         let code: MySQLError.Code
         switch number {
         case 1045, 1044, 1698, 1227, 1251: code = .authentication
@@ -125,7 +135,7 @@ public final class MySQLConnection {
 
     /// Queries sent (each one round trip to the server, whatever it holds), for the applier's
     /// status: across a slow link they are what apply time is made of.
-    public private(set) var roundTrips = 0
+    public internal(set) var roundTrips = 0
 
     /// Runs a statement that returns no rows.
     public func execute(_ sql: String) throws(MySQLError) {
