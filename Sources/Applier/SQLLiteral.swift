@@ -78,14 +78,19 @@ enum SQLLiteral {
 
     /// TIMESTAMP as `'YYYY-MM-DD hh:mm:ss[.ffffff]'` in UTC; 0 is MySQL's zero timestamp.
     static func writeTimestamp(_ timestamp: TimestampValue, into sql: inout SQLText) {
+        sql.appendQuoted { writeTimestampText(timestamp, into: &$0) }
+    }
+
+    /// The text of ``writeTimestamp(_:into:)`` without its quotes.
+    static func writeTimestampText(_ timestamp: TimestampValue, into output: inout [UInt8]) {
         if timestamp.seconds == 0 && timestamp.microseconds == 0 {
-            sql.append("'0000-00-00 00:00:00'")
+            output.append(contentsOf: "0000-00-00 00:00:00".utf8)
             return
         }
         let time = UTCDateTime(unixSeconds: Int64(timestamp.seconds))
         let value = DateTimeValue(
             year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute,
             second: time.second, microseconds: timestamp.microseconds, fractionalDigits: timestamp.fractionalDigits)
-        sql.appendQuoted(value.write)
+        value.write(into: &output)
     }
 }
