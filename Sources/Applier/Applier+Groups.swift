@@ -222,10 +222,32 @@ extension Applier {
     /// group still there, with the check that that one ended (``roundCheck(_:into:)``), when
     /// ``finishInFlight(leaving:)`` left one.
     func transmit(_ sent: inout InFlight, on connection: MySQLConnection) throws(ApplierError) {
+        let bulks = !sent.batch.bulks.isEmpty || sent.leads.contains { !$0.batch.bulks.isEmpty }
+        if bulks {
+            // A statement to prepare first: on a connection with nothing in flight.
+            let batches = sent.leads.map(\.batch) + [sent.batch]
+            if !bulkSession.unprepared(batches).isEmpty {
+                try finishInFlight()
+                try bulkSession.prepare(batches, on: connection)
+            }
+        }
         let behind = inFlight.last?.round
         sent.guarded = behind != nil
         var failure: MySQLError?
-        if behind == nil && sent.leads.isEmpty {
+        if bulks || bulkSession.autocommitOff {
+            // Bulk INSERTs between queries (Wire), or autocommit to turn back on.
+            var wire = Wire(bulks: bulks, session: bulkSession)
+            if let behind {
+                var check = SQLText()
+                Self.roundCheck(behind, into: &check)
+                wire.append(check.bytes)
+            }
+            for lead in sent.leads { wire.append(lead.batch) }
+            wire.append(sent.batch)
+            wire.finish(committed: sent.round != nil || (sent.checkpoint != nil && !sent.defers))
+            failure = wire.send(on: connection)
+            sent.answers = wire.answers
+        } else if behind == nil && sent.leads.isEmpty {
             failure = sent.batch.sql.bytes.withUnsafeBytes { connection.sendBatch($0) }
         } else {
             var sql = SQLText()
@@ -283,7 +305,7 @@ extension Applier {
     func finishOldestInFlight(_ sent: InFlight) throws(ApplierError) {
         inFlight.removeFirst()
         guard let connection else { throw ApplierError(.connection, "not connected") }
-        var outcome = connection.readBatch()
+        var outcome = sent.answers.map { Wire.read($0, from: connection) } ?? connection.readBatch()
         if sent.guarded {
             // The group before it was read first, and had it failed the applier would have stopped
             // there: a failed check means the session is not the one that ran that group.
@@ -333,6 +355,10 @@ extension Applier {
             let one: SQLText
             (one, written) = try standaloneCheckpoint(checkpoint, worker: worker)
             sql.append(one.bytes)
+        }
+        if bulkSession.autocommitOff {
+            sql.append(";SET autocommit=1")
+            bulkSession.autocommitOff = false
         }
         let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         if let error = outcome.error {

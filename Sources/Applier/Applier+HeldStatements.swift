@@ -169,7 +169,8 @@ extension Applier {
         return held
     }
 
-    /// The statements of `leads`, one after another, as they go in one round trip.
+    /// The statements of `leads`, one after another, as they go in one round trip (leads without
+    /// bulk INSERTs: ``execute(_:on:)``).
     static func text(of leads: [Lead]) -> SQLText {
         var sql = SQLText()
         for lead in leads { sql.append(lead.batch.sql.bytes) }
@@ -194,9 +195,27 @@ extension Applier {
             try transmit(&sent, on: connection)
             return
         }
-        let sql = Self.text(of: leads)
+        try execute(leads, on: connection)
+    }
+
+    /// Sends `leads` in one round trip, waits for the answer and checks it, lead after lead.
+    func execute(_ leads: [Lead], on connection: MySQLConnection) throws(ApplierError) {
         let started = ContinuousClock.now
-        var outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+        var outcome: MySQLConnection.BatchOutcome
+        let bulks = leads.contains { !$0.batch.bulks.isEmpty }
+        if bulks || bulkSession.autocommitOff {
+            // Bulk INSERTs between queries, or autocommit to turn back on (Wire): every lead
+            // ends committed.
+            try finishInFlight()
+            try bulkSession.prepare(leads.map(\.batch), on: connection)
+            var wire = Wire(bulks: bulks, session: bulkSession)
+            for lead in leads { wire.append(lead.batch) }
+            wire.finish(committed: true)
+            outcome = wire.execute(on: connection)
+        } else {
+            let sql = Self.text(of: leads)
+            outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+        }
         let elapsed = ContinuousClock.now - started
         for lead in leads { outcome = try settle(lead, outcome, took: elapsed) }
         status.countRoundTrips(of: connection, counted: &countedRoundTrips)
@@ -216,6 +235,12 @@ extension Applier {
         let lead = try finishGroupBeforeStatement(at: checkpoint, statementBytes: statementBytes)
         var leads = takeHeld()
         if let lead { leads.append(lead) }
+        if bulkSession.autocommitOff || leads.contains(where: { !$0.batch.bulks.isEmpty }) {
+            // Their bulk INSERTs cannot go in the statement's query (Wire): they go first.
+            guard let connection else { throw ApplierError(.connection, "not connected") }
+            try execute(leads, on: connection)
+            return []
+        }
         return leads
     }
 
@@ -307,7 +332,9 @@ extension Applier {
         guard let deferred = deferredCommit else { return }
         guard let connection else { throw ApplierError(.connection, "not connected") }
         do {
-            try connection.execute("COMMIT")
+            // A wire with bulk INSERTs left autocommit off (Wire): on again once committed.
+            try connection.execute(bulkSession.autocommitOff ? "COMMIT;SET autocommit=1" : "COMMIT")
+            bulkSession.autocommitOff = false
         } catch {
             var failure = ApplierError(error.isTransient ? .connection : .target, "the target did not commit a transaction", server: error)
             failure.statement = "COMMIT"

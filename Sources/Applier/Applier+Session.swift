@@ -30,6 +30,8 @@ extension Applier {
         farTarget = !near
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
+        statements.bulkInserts = connection.supportsBulkExecution && !Self.testTextInserts
+        if let bytes = Self.testBulkEventBytes { statements.bulkEventBytes = bytes }
         // Across a slow link each group waits a round trip for its answer before the next goes,
         // the target idle meanwhile: groups twice `--batch-bytes` there (every-type across 30 ms:
         // 1.51 s in 4 MiB groups, 1.40 s in 8 MiB). A group may grow to twice its size before it

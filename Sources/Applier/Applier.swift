@@ -45,6 +45,8 @@ public final class Applier: @unchecked Sendable {
 
     // Per connection (reset by `resume`).
     var connection: MySQLConnection?
+    /// Bulk INSERTs' statements prepared on ``connection`` and its session's state (``Wire``).
+    var bulkSession = BulkSession()
     /// `connection`'s round trips already in ``status``.
     var countedRoundTrips = 0
     /// The target's clock against this machine's, sampled when ``connection`` was made.
@@ -95,6 +97,8 @@ public final class Applier: @unchecked Sendable {
         var round: Int?
         /// It begins with the check that the group before it set its round (``roundCheck(_:into:)``).
         var guarded = false
+        /// Sent as a ``Wire`` (bulk INSERTs, or autocommit turned back on): how to read its answers.
+        var answers: [Wire.Answer]?
         /// Results its statements return, the check and the mark not counted.
         var resultCount: Int { leads.reduce(batch.resultCount) { $0 + $1.batch.resultCount } }
     }
@@ -191,6 +195,11 @@ public final class Applier: @unchecked Sendable {
     /// For tests of what a group of plain statements does (its counts checked by the applier,
     /// its COMMIT deferred): no compound blocks.
     static let testPlainStatements = getenv("BINLOG_RELAY_TEST_PLAIN_STATEMENTS") != nil
+    /// For tests and benchmarks of the text form of INSERTs: no bulk INSERTs (``BulkRows``).
+    static let testTextInserts = getenv("BINLOG_RELAY_TEXT_INSERTS") != nil
+    /// For tests of every value through bulk INSERTs: the smallest insert event sent as one
+    /// (``RowStatements/bulkEventBytes``; 0: every insert event).
+    static let testBulkEventBytes = getenv("BINLOG_RELAY_TEST_BULK_EVENT_BYTES").flatMap { Int(String(cString: $0)) }
     /// For tests, whose outcome must not depend on which groups happen to have committed: every
     /// key an earlier group wrote counts as written by a group still running (more waits, never
     /// fewer), so that groups go in parts whatever the timing.
@@ -328,6 +337,7 @@ public final class Applier: @unchecked Sendable {
         countedRoundTrips = 0
         connection?.close()
         connection = nil
+        bulkSession = BulkSession()
         targetTransactionOpen = false
         deferredCommit = nil
         inFlight.removeAll()

@@ -26,10 +26,15 @@ struct ApplyBatch {
         var blockable = false
         /// An UPDATE or DELETE with a count: it may find fewer rows without an error from the server.
         var mayMiss = false
+        /// A bulk INSERT (its index in ``bulks``): no text of its own, it runs between the text
+        /// before its `end` and the text after (``Wire``); -1 for a statement of the text.
+        var bulk: Int32 = -1
     }
 
     var sql = SQLText()
     var expectations: [Expectation] = []
+    /// INSERTs whose rows go in the binary protocol (``BulkRows``), in order.
+    var bulks: [BulkRows] = []
     var contexts: [Context] = []
     /// Source transactions whose last statement is in this batch.
     var transactionsEnded = 0
@@ -97,13 +102,14 @@ struct ApplyBatch {
     private var lastRows: RowsStatement?
 
     var isEmpty: Bool { expectations.isEmpty }
-    var byteCount: Int { sql.count }
+    var byteCount: Int { sql.count + bulks.reduce(0) { $0 + $1.byteCount } }
 
     /// Empties the batch after a send; a send inside a target transaction (a piece of a large one)
     /// keeps the count of source transactions the open target transaction will commit.
     mutating func reset(keepingTransactionCount: Bool = false) {
         sql.removeAll()
         expectations.removeAll(keepingCapacity: true)
+        bulks.removeAll()
         contexts.removeAll(keepingCapacity: true)
         if !keepingTransactionCount {
             transactionsEnded = 0
@@ -159,6 +165,25 @@ struct ApplyBatch {
         sql.bytes.removeSubrange(last.bodyEnd...)
         expectations.removeSubrange(last.expectation...)
         return last
+    }
+
+    /// Continues the bulk INSERT written last when it is `statement`'s, nothing has been written
+    /// after it and its rows are under `limit` bytes: its expectation is removed (``endBulk(rows:context:)``
+    /// writes it again) and its rows and context are returned; nil otherwise.
+    mutating func reopenBulk(_ statement: [UInt8], within limit: Int) -> (rows: UInt64, context: Int32)? {
+        guard !compounded, let last = expectations.last, last.bulk >= 0, Int(last.bulk) == bulks.count - 1,
+            last.end == sql.count, let rows = last.rows, bulks[bulks.count - 1].byteCount < limit,
+            bulks[bulks.count - 1].statement == statement
+        else { return nil }
+        expectations.removeLast()
+        return (rows, last.context)
+    }
+
+    /// Ends the bulk INSERT of ``bulks``' last rows: it must insert them all.
+    mutating func endBulk(rows: UInt64, context: Int32) {
+        lastRows = nil
+        expectations.append(
+            Expectation(rows: rows, context: context, end: sql.count, keysEnd: keys.count, bulk: Int32(bulks.count - 1)))
     }
 
     /// Starts describing statements that come from one event.
@@ -230,6 +255,10 @@ struct ApplyBatch {
                 part.sql.bytes.append(contentsOf: sql.bytes[start..<expectation.end])
                 var moved = expectation
                 moved.end = part.sql.count
+                if expectation.bulk >= 0 {
+                    part.bulks.append(bulks[Int(expectation.bulk)])
+                    moved.bulk = Int32(part.bulks.count - 1)
+                }
                 part.expectations.append(moved)
             }
             if leading { leadingCount += 1 }

@@ -136,10 +136,21 @@ final class WorkerPool: @unchecked Sendable {
             status.countRoundTrips(of: connection, counted: &countedRoundTrips)
             connection.close()
         }
+        let bulkSession = BulkSession()
         /// Runs `batch` and checks its counts; false when it failed (the pool then stops).
         func run(_ batch: ApplyBatch) -> Bool {
-            let outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
             do throws(ApplierError) {
+                let outcome: MySQLConnection.BatchOutcome
+                if batch.bulks.isEmpty {
+                    outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
+                } else {
+                    // Its bulk INSERTs between queries (Wire); the group commits later.
+                    try bulkSession.prepare([batch], on: connection)
+                    var wire = Wire(bulks: true, session: bulkSession)
+                    wire.append(batch)
+                    wire.finish(committed: false)
+                    outcome = wire.execute(on: connection)
+                }
                 try ApplyBatch.check(outcome, of: batch)
                 return true
             } catch {
@@ -179,7 +190,13 @@ final class WorkerPool: @unchecked Sendable {
                 return !stopping && failure == nil
             }
             guard mayCommit else { return }
-            let outcome = job.commit.withUnsafeBytes { connection.executeBatch($0) }
+            var commit = job.commit
+            if bulkSession.autocommitOff {
+                // Turned off by a wire with bulk INSERTs (Wire): on again once committed.
+                commit.append(contentsOf: ";SET autocommit=1".utf8)
+                bulkSession.autocommitOff = false
+            }
+            let outcome = commit.withUnsafeBytes { connection.executeBatch($0) }
             if let error = outcome.error {
                 fail(ApplierError(error.isTransient ? .connection : .target, "cannot commit a group", server: error))
                 return

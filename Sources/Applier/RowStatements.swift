@@ -15,6 +15,12 @@ struct RowStatements {
     var statementBytes = 1 << 20
     /// The target is MariaDB (`SET STATEMENT … FOR`) rather than MySQL (`/*+ SET_VAR(…) */`).
     var targetIsMariaDB = true
+    /// The target runs bulk executions: the rows of an insert event of at least
+    /// ``bulkEventBytes`` go in the binary protocol (``BulkRows``).
+    var bulkInserts = false
+    /// Smaller events go as text: a bulk execution costs the group a query boundary and two
+    /// checks of its own (``Wire``), which a few short rows do not win back.
+    var bulkEventBytes = 1024
     /// The UPDATE chunk that ended the last event, its rows rendered, for the next event of the
     /// same table to continue (when the batch still ends with its statement): a bulk UPDATE of
     /// wide rows comes as many events of a few rows each.
@@ -58,6 +64,8 @@ struct RowStatements {
                 return
             }
             switch event.kind {
+            case .insert where bulkInserts && event.rowData.count >= bulkEventBytes:
+                try writeBulkInserts(&rows, binding: binding, context: context, into: &batch)
             case .insert: try writeInserts(&rows, binding: binding, context: context, into: &batch)
             case .update:
                 try writeUpdates(&rows, binding: binding, context: context, foreignKeysChecked: foreignKeysChecked, into: &batch)
@@ -109,6 +117,62 @@ struct RowStatements {
             count += 1
             batch.rowsInserted += 1
             if batch.sql.count - statementStart >= statementBytes { close(&batch) }
+        }
+        if open { close(&batch) }
+    }
+
+    /// The event's rows as bulk INSERTs (``BulkRows``), continuing the last one when it is the same
+    /// statement; a row with a value that has no binary form goes as a text INSERT of its own.
+    private func writeBulkInserts(
+        _ rows: inout RowIterator, binding: TableBinding, context: Int32, into batch: inout ApplyBatch
+    ) throws(BinlogError) {
+        var statement: BulkRows?
+        var open = false
+        var count: UInt64 = 0
+        var bulkContext = context
+        var header: [UInt8] = []
+        func close(_ batch: inout ApplyBatch) {
+            if count > 0 {
+                batch.endBulk(rows: count, context: bulkContext)
+            } else {
+                batch.bulks.removeLast()
+            }
+            open = false
+            count = 0
+            bulkContext = context
+        }
+        while let change = try rows.next() {
+            guard let image = change.after else { continue }
+            if statement == nil {
+                header = insertHeader(image, binding: binding)
+                let present = image.present
+                let columns = binding.columnNames.indices.filter { present[$0] && binding.writable[$0] }.count
+                statement = BulkRows(head: header, parameterCount: columns)
+            }
+            if !open {
+                if let reopened = batch.reopenBulk(statement!.statement, within: statementBytes) {
+                    (count, bulkContext) = reopened
+                } else {
+                    batch.bulks.append(statement!)
+                }
+                open = true
+            }
+            let last = batch.bulks.count - 1
+            if try batch.bulks[last].append(image, binding: binding) {
+                if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
+                count += 1
+                batch.rowsInserted += 1
+                if batch.bulks[last].byteCount >= statementBytes { close(&batch) }
+                continue
+            }
+            close(&batch)
+            let start = batch.sql.count
+            batch.sql.append(header)
+            let permissive = try appendRow(image, binding: binding, into: &batch.sql)
+            if permissive { makePermissive(&batch.sql, statementStart: start) }
+            if batch.collectsKeys { try addKeys(image, binding: binding, into: &batch) }
+            batch.rowsInserted += 1
+            batch.endStatement(expecting: 1, context: context, blockable: !permissive)
         }
         if open { close(&batch) }
     }

@@ -152,10 +152,25 @@ struct ApplierEveryTypeTests {
 
         """#
 
+    /// How INSERTs go: as the applier chooses (bulk INSERTs for insert events of 1 KB and more,
+    /// text for smaller ones), every insert event as a bulk INSERT (every value in the binary
+    /// protocol), or all as text.
+    enum Inserts: String, CustomStringConvertible {
+        case chosen, allBulk, allText
+        var description: String { rawValue }
+        var environment: [String: String] {
+            switch self {
+            case .chosen: [:]
+            case .allBulk: ["BINLOG_RELAY_TEST_BULK_EVENT_BYTES": "0"]
+            case .allText: ["BINLOG_RELAY_TEXT_INSERTS": "1"]
+            }
+        }
+    }
+
     @Test(
         "every-type.sql and changes to its rows under FULL/NO_LOG metadata, FULL/MINIMAL images, compression: the target equals the source",
-        arguments: [1, 4])
-    func everyType(workers: Int) throws {
+        arguments: [(1, Inserts.chosen), (4, .chosen), (1, .allBulk), (4, .allText)])
+    func everyType(workers: Int, inserts: Inserts) throws {
         let pair = try ApplyPair()
         defer { pair.stop() }
         let admin = try pair.source.connect()
@@ -165,9 +180,19 @@ struct ApplierEveryTypeTests {
         }
         admin.close()
 
-        let relay = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true)
+        let executedBefore = try Self.bulkExecutions(pair.target)
+        let relay = try pair.relay(
+            targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true, environment: inserts.environment)
         #expect(relay.wait(seconds: 180) == 0, "\(relay.output)")
         #expect(relay.output.contains("tls=TLS"), "the target is reached over TLS: \(relay.output)")
+        // Prepared statements executed on the target (bulk INSERTs): many when every insert event
+        // is one, some for the large rows otherwise (BLOBs of 100 KB), none as text.
+        let executed = try Self.bulkExecutions(pair.target) - executedBefore
+        switch inserts {
+        case .allBulk: #expect(executed >= 100, "bulk executions: \(executed)")
+        case .chosen: #expect(executed >= 1, "bulk executions: \(executed)")
+        case .allText: #expect(executed == 0, "bulk executions: \(executed)")
+        }
 
         let schemas = Self.variants.map(\.schema)
         let problems = try pair.differences(schemas)
@@ -200,5 +225,12 @@ struct ApplierEveryTypeTests {
                 try SchemaComparison.rows(target, schema: schema, table: table))
             #expect(!rows.isEmpty, "the row comparison sees the change in \(schema).\(table)")
         }
+    }
+
+    /// Prepared statements the server has executed (bulk executions count one each).
+    static func bulkExecutions(_ server: MariaDBSandbox) throws -> Int {
+        let connection = try server.connect()
+        defer { connection.close() }
+        return Int(try connection.query("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'").rows.first?[1] ?? "") ?? -1
     }
 }
