@@ -223,14 +223,6 @@ extension Applier {
     /// ``finishInFlight(leaving:)`` left one.
     func transmit(_ sent: inout InFlight, on connection: MySQLConnection) throws(ApplierError) {
         let bulks = !sent.batch.bulks.isEmpty || sent.leads.contains { !$0.batch.bulks.isEmpty }
-        if bulks {
-            // A statement to prepare first: on a connection with nothing in flight.
-            let batches = sent.leads.map(\.batch) + [sent.batch]
-            if !bulkSession.unprepared(batches).isEmpty {
-                try finishInFlight()
-                try bulkSession.prepare(batches, on: connection)
-            }
-        }
         let behind = inFlight.last?.round
         sent.guarded = behind != nil
         var failure: MySQLError?
@@ -305,7 +297,7 @@ extension Applier {
     func finishOldestInFlight(_ sent: InFlight) throws(ApplierError) {
         inFlight.removeFirst()
         guard let connection else { throw ApplierError(.connection, "not connected") }
-        var outcome = sent.answers.map { Wire.read($0, from: connection) } ?? connection.readBatch()
+        var outcome = sent.answers.map { Wire.read($0, session: bulkSession, from: connection) } ?? connection.readBatch()
         if sent.guarded {
             // The group before it was read first, and had it failed the applier would have stopped
             // there: a failed check means the session is not the one that ran that group.

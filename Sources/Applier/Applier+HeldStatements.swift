@@ -207,7 +207,6 @@ extension Applier {
             // Bulk INSERTs between queries, or autocommit to turn back on (Wire): every lead
             // ends committed.
             try finishInFlight()
-            try bulkSession.prepare(leads.map(\.batch), on: connection)
             var wire = Wire(bulks: bulks, session: bulkSession)
             for lead in leads { wire.append(lead.batch) }
             wire.finish(committed: true)

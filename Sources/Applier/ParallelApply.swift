@@ -145,7 +145,6 @@ final class WorkerPool: @unchecked Sendable {
                     outcome = batch.sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
                 } else {
                     // Its bulk INSERTs between queries (Wire); the group commits later.
-                    try bulkSession.prepare([batch], on: connection)
                     var wire = Wire(bulks: true, session: bulkSession)
                     wire.append(batch)
                     wire.finish(committed: false)

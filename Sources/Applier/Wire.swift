@@ -1,5 +1,9 @@
 import MySQLClient
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the applier keeps about one target connection for bulk INSERTs (``BulkRows``): the
 /// statements prepared on it, the last step mark given (``Wire``) and whether its session has
 /// `autocommit` off. Used by one thread at a time; a new connection gets a new one.
@@ -13,44 +17,24 @@ final class BulkSession {
 
     /// Statements prepared on one connection at most: the server holds at most
     /// `max_prepared_stmt_count` (16,382 by default) for all its sessions. Past it, rows of tables
-    /// not prepared yet go as text.
-    static let maximumStatements = 1024
-
-    /// The statements of `batches`' bulks not prepared on this connection yet.
-    func unprepared(_ batches: [ApplyBatch]) -> [(statement: [UInt8], batch: Int, expectation: Int)] {
-        var missing: [(statement: [UInt8], batch: Int, expectation: Int)] = []
-        guard statementIDs.count < Self.maximumStatements else { return missing }
-        for (index, batch) in batches.enumerated() {
-            for (position, expectation) in batch.expectations.enumerated() where expectation.bulk >= 0 {
-                let statement = batch.bulks[Int(expectation.bulk)].statement
-                if statementIDs[statement] == nil && !missing.contains(where: { $0.statement == statement }) {
-                    missing.append((statement, index, position))
-                }
-            }
-        }
-        return missing
-    }
-
-    /// Prepares the statements of `batches`' bulks that are not prepared yet on `connection`,
-    /// which has nothing in flight. One the target refuses stays unprepared: its rows then go as
-    /// text (``Wire``), which runs once what goes before it in the same send has made its table,
-    /// or fails with the statement's own error.
-    func prepare(_ batches: [ApplyBatch], on connection: MySQLConnection) throws(ApplierError) {
-        for (statement, batch, expectation) in unprepared(batches) {
-            do {
-                statementIDs[statement] = try connection.prepare(statement)
-            } catch where error.isTransient {
-                var failure = ApplierError(.connection, "the connection to the target broke", server: error)
-                let batch = batches[batch]
-                failure.apply(batch.contexts[Int(batch.expectations[expectation].context)])
-                throw failure
-            } catch {
-                continue
-            }
-        }
-    }
+    /// not prepared yet go as text (``BulkRows/writeText(into:)``; tests set it with
+    /// `BINLOG_RELAY_TEST_BULK_STATEMENTS`).
+    static let maximumStatements =
+        getenv("BINLOG_RELAY_TEST_BULK_STATEMENTS").flatMap { Int(String(cString: $0)) } ?? 1024
 
     func statementID(_ bulk: BulkRows) -> UInt32? { statementIDs[bulk.statement] }
+
+    var isFull: Bool { statementIDs.count >= Self.maximumStatements }
+
+    /// Keeps the id of `statement`, prepared on `connection`; one prepared again meanwhile (by a
+    /// wire sent before the first answer came) is closed.
+    func prepared(_ statement: [UInt8], id: UInt32, on connection: MySQLConnection) {
+        if statementIDs[statement] == nil {
+            statementIDs[statement] = id
+        } else if statementIDs[statement] != id {
+            connection.closeStatement(id)
+        }
+    }
 }
 
 /// What one send puts on a target connection: text queries and, for the bulk INSERTs of the
@@ -70,16 +54,22 @@ final class BulkSession {
 ///   included;
 /// - a wire that ends committed ends with `SET autocommit=1`.
 /// These statements of the wire's own are left out of the answers.
+///
+/// A statement not prepared on the connection yet is prepared in the same send, right before its
+/// bulk (which names it as the statement prepared last): after the statements that go before it,
+/// so a table they make is there; after a failed prepare the bulk fails too.
 struct Wire {
     /// How to read a command's answer, and which of its statements are the wire's own.
     enum Answer {
         case text(injectedFirst: Int, injectedLast: Int)
+        case prepare([UInt8])
         case bulk
     }
 
     private enum Command {
         case text(SQLText)
-        case bulk(BulkRows)
+        case prepare([UInt8])
+        case bulk(BulkRows, statementID: UInt32)
     }
 
     private var commands: [Command] = []
@@ -103,13 +93,14 @@ struct Wire {
     /// Statements, each ending with `;`.
     mutating func append(_ statements: [UInt8]) { text.append(statements) }
 
-    /// A batch's statements, its bulks at their places (as text where not prepared).
+    /// A batch's statements, its bulks at their places (as text once the connection holds as many
+    /// statements as it may).
     mutating func append(_ batch: ApplyBatch) {
         var start = 0
         for expectation in batch.expectations where expectation.bulk >= 0 {
             text.bytes.append(contentsOf: batch.sql.bytes[start..<expectation.end])
             let bulk = batch.bulks[Int(expectation.bulk)]
-            if session.statementID(bulk) == nil {
+            if session.statementID(bulk) == nil && session.isFull {
                 bulk.writeText(into: &text)
                 text.append(";")
             } else {
@@ -128,7 +119,13 @@ struct Wire {
         text.append(";")
         commands.append(.text(text))
         answers.append(.text(injectedFirst: injectedFirst, injectedLast: 1))
-        commands.append(.bulk(bulk))
+        var id = session.statementID(bulk)
+        if id == nil {
+            commands.append(.prepare(bulk.statement))
+            answers.append(.prepare(bulk.statement))
+            id = MySQLConnection.lastPreparedStatement
+        }
+        commands.append(.bulk(bulk, statementID: id!))
         answers.append(.bulk)
         text = SQLText()
         text.append("IF NOT @binlog_relay_step<=>")
@@ -157,16 +154,15 @@ struct Wire {
         text = SQLText()
     }
 
-    /// Sends every command without waiting (their statements prepared: ``BulkSession/prepare(_:on:)``).
+    /// Sends every command without waiting.
     func send(on connection: MySQLConnection) -> MySQLError? {
         for command in commands {
             switch command {
             case .text(let sql):
                 if let failure = sql.bytes.withUnsafeBytes({ connection.sendBatch($0) }) { return failure }
-            case .bulk(let bulk):
-                guard let id = session.statementID(bulk) else {
-                    return MySQLError(.query, message: "a bulk INSERT's statement is not prepared", operation: "apply")
-                }
+            case .prepare(let statement):
+                if let failure = statement.withUnsafeBytes({ connection.sendPrepare($0) }) { return failure }
+            case .bulk(let bulk, let id):
                 bulk.packet(statementID: id, into: &session.packet)
                 if let failure = session.packet.withUnsafeBytes({ connection.sendBulk($0) }) { return failure }
             }
@@ -177,7 +173,7 @@ struct Wire {
     /// Reads the answers of a wire sent with ``send(on:)`` (every one, so the connection stays
     /// usable) as one batch's: the rows each statement and bulk affected up to the first that
     /// failed, the wire's own statements left out.
-    static func read(_ answers: [Answer], from connection: MySQLConnection) -> MySQLConnection.BatchOutcome {
+    static func read(_ answers: [Answer], session: BulkSession, from connection: MySQLConnection) -> MySQLConnection.BatchOutcome {
         var outcome = MySQLConnection.BatchOutcome(affectedRows: [])
         for answer in answers {
             switch answer {
@@ -191,6 +187,12 @@ struct Wire {
                     outcome.error = error
                 } else if ran >= first + last {
                     outcome.affectedRows.append(contentsOf: result.affectedRows[first..<(ran - last)])
+                }
+            case .prepare(let statement):
+                // Kept even after an earlier failure: the statement is the connection's.
+                switch connection.readPrepare() {
+                case .success(let id): session.prepared(statement, id: id, on: connection)
+                case .failure(let error): if outcome.error == nil { outcome.error = error }
                 }
             case .bulk:
                 let result = connection.readBulk()
@@ -207,6 +209,6 @@ struct Wire {
     /// Sends the wire and reads its answers.
     func execute(on connection: MySQLConnection) -> MySQLConnection.BatchOutcome {
         if let failure = send(on: connection) { return MySQLConnection.BatchOutcome(affectedRows: [], error: failure) }
-        return Self.read(answers, from: connection)
+        return Self.read(answers, session: session, from: connection)
     }
 }

@@ -8,8 +8,9 @@
 #include <poll.h>
 
 // Sends a command through the connection's protocol layer, as the library does for its own
-// commands. Used for COM_REGISTER_SLAVE, COM_BINLOG_DUMP(_GTID) and the semi-sync ACK, whose
-// replies (an event stream, or none) the relay reads itself.
+// commands. Used for COM_REGISTER_SLAVE, COM_BINLOG_DUMP(_GTID), the semi-sync ACK and the
+// applier's prepared bulk INSERTs, whose replies (an event stream, answers read in order, or
+// none) the relay reads itself.
 static inline int binlog_relay_send_command(MYSQL *mysql, unsigned int command, const unsigned char *arg,
                                             size_t length, my_bool skip_check) {
     return mysql->methods->db_command(mysql, (enum enum_server_command)command, (const char *)arg, length,
@@ -41,12 +42,6 @@ static inline int binlog_relay_set_uint_option(MYSQL *mysql, enum mysql_option o
 }
 static inline int binlog_relay_set_bool_option(MYSQL *mysql, enum mysql_option option, my_bool value) {
     return mysql_options(mysql, option, &value);
-}
-
-// The server's id of a prepared statement (COM_STMT_PREPARE's answer), which the relay's own
-// COM_STMT_BULK_EXECUTE packets name.
-static inline unsigned long binlog_relay_statement_id(MYSQL_STMT *statement) {
-    return statement->stmt_id;
 }
 
 // Whether the server runs COM_STMT_BULK_EXECUTE (MariaDB 10.2 and later): the test of

@@ -4,31 +4,61 @@ import CMySQLClient
 /// statement for many rows of parameters sent in the binary protocol, so the server neither
 /// parses nor unescapes the values (Benchmarks/RESULTS.md, "INSERT: text against bulk binary").
 /// The packet is the caller's (statement id, flags, parameter types, rows: MariaDB's
-/// documentation of COM_STMT_BULK_EXECUTE); this layer sends it and reads its answer, in order
-/// with the queries ``sendBatch(_:)`` sends around it.
+/// documentation of COM_STMT_BULK_EXECUTE); this layer sends it, and the statement's
+/// COM_STMT_PREPARE, and reads their answers, in order with the queries ``sendBatch(_:)`` sends
+/// around them: a statement is prepared and executed without waiting for a round trip.
 extension MySQLConnection {
     /// Whether the server runs bulk executions (MariaDB 10.2 and later).
     public var supportsBulkExecution: Bool { binlog_relay_supports_bulk(handle) != 0 }
 
-    /// Prepares `sql` (one statement with `?` placeholders) and returns the server's id for it,
-    /// valid while the connection lasts. One round trip; nothing may be in flight.
-    public func prepare(_ sql: [UInt8]) throws(MySQLError) -> UInt32 {
-        guard let statement = mysql_stmt_init(handle) else {
-            throw MySQLError(.query, message: "out of memory", operation: "prepare")
+    /// The id that names the statement prepared last on the connection (MariaDB 10.2 and later):
+    /// a bulk execution sent right behind its COM_STMT_PREPARE, before the answer gives the id.
+    /// After a failed prepare it names none, and the execution fails.
+    public static let lastPreparedStatement: UInt32 = 0xFFFF_FFFF
+
+    /// Sends COM_STMT_PREPARE for `sql` (one statement with `?` placeholders) without waiting;
+    /// ``readPrepare()`` reads the answer in its turn.
+    public func sendPrepare(_ sql: UnsafeRawBufferPointer) -> MySQLError? {
+        let sent = binlog_relay_send_command(handle, 0x16, sql.baseAddress?.assumingMemoryBound(to: UInt8.self), sql.count, 1)
+        return sent != 0 ? lastError(operation: "prepare") : nil
+    }
+
+    /// Reads the answer to a COM_STMT_PREPARE: the statement's id, or the server's error. The
+    /// answer is an OK packet (id, column and parameter counts), then a definition packet per
+    /// parameter and per column, each list ended by an EOF packet unless the session has
+    /// CLIENT_DEPRECATE_EOF (MariaDB's documentation of COM_STMT_PREPARE).
+    public func readPrepare() -> Result<UInt32, MySQLError> {
+        let id: UInt32
+        let definitions: [Int]
+        do {
+            let packet = try readPacket(operation: "prepare")
+            guard packet.count >= 9, packet[0] == 0x00 else {
+                return .failure(MySQLError(.protocolViolation, message: "the answer to a prepare is not an OK packet", operation: "prepare"))
+            }
+            id = packet.loadUnaligned(fromByteOffset: 1, as: UInt32.self).littleEndian
+            let columns = Int(packet.loadUnaligned(fromByteOffset: 5, as: UInt16.self).littleEndian)
+            let parameters = Int(packet.loadUnaligned(fromByteOffset: 7, as: UInt16.self).littleEndian)
+            definitions = [parameters, columns]
+        } catch {
+            return .failure(error)
         }
-        roundTrips += 1
-        let failed = sql.withUnsafeBytes { buffer in
-            mysql_stmt_prepare(statement, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), UInt(buffer.count))
+        let endsWithEOF = handle.pointee.client_flag & (1 << 24) == 0  // CLIENT_DEPRECATE_EOF
+        do {
+            for count in definitions where count > 0 {
+                for _ in 0..<(count + (endsWithEOF ? 1 : 0)) { _ = try readPacket(operation: "prepare") }
+            }
+        } catch {
+            return .failure(error)
         }
-        if failed != 0 {
-            let error = Self.classified(
-                number: mysql_stmt_errno(statement), message: String(cString: mysql_stmt_error(statement)),
-                sqlState: String(cString: mysql_stmt_sqlstate(statement)), operation: "prepare")
-            mysql_stmt_close(statement)
-            throw error
+        return .success(id)
+    }
+
+    /// Sends COM_STMT_CLOSE for statement `id` (the server answers nothing).
+    public func closeStatement(_ id: UInt32) {
+        var argument = id.littleEndian
+        _ = withUnsafeBytes(of: &argument) { bytes in
+            binlog_relay_send_command(handle, 0x19, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), 4, 1)
         }
-        preparedStatements.append(statement)
-        return UInt32(truncatingIfNeeded: binlog_relay_statement_id(statement))
     }
 
     /// Sends COM_STMT_BULK_EXECUTE with `body` (everything after the command byte) without

@@ -9,8 +9,6 @@ public final class MySQLConnection {
     let handle: UnsafeMutablePointer<MYSQL>
     public let configuration: MySQLConnectionConfiguration
     private var closed = false
-    /// Statements prepared with ``prepare(_:)``, freed after the connection closes.
-    var preparedStatements: [UnsafeMutablePointer<MYSQL_STMT>] = []
 
     /// Connects, or throws a ``MySQLError`` naming the endpoint (never the password).
     public init(configuration: MySQLConnectionConfiguration) throws(MySQLError) {
@@ -50,10 +48,6 @@ public final class MySQLConnection {
         guard !closed else { return }
         closed = true
         mysql_close(handle)
-        // After mysql_close (which detaches them): only their memory is freed, nothing is sent
-        // on a connection that may be broken or have answers unread.
-        for statement in preparedStatements { mysql_stmt_close(statement) }
-        preparedStatements.removeAll()
     }
 
     private func applyOptions() throws(MySQLError) {
@@ -135,7 +129,7 @@ public final class MySQLConnection {
 
     /// Queries sent (each one round trip to the server, whatever it holds), for the applier's
     /// status: across a slow link they are what apply time is made of.
-    public internal(set) var roundTrips = 0
+    public private(set) var roundTrips = 0
 
     /// Runs a statement that returns no rows.
     public func execute(_ sql: String) throws(MySQLError) {

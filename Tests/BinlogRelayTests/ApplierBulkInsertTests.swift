@@ -119,4 +119,19 @@ struct ApplierBulkInsertTests {
         #expect(fixed.code == 0, "\(fixed.output)")
         #expect(try pair.differences(["bk", "bk2"]).isEmpty)
     }
+
+    @Test("over a compressed connection (compress=true, with TLS): bulk INSERTs travel in the compressed protocol and the copy is exact")
+    func compressed() throws {
+        let pair = try ApplyPair()
+        defer { pair.stop() }
+        try Self.prepare(pair)
+        let url = pair.targetURL(query: "ssl-ca=\(pair.certificates.ca)&compress=true")
+        let executedBefore = try ApplierEveryTypeTests.bulkExecutions(pair.target)
+        try pair.source.execute([Self.insert(5001...5100), "BEGIN", "UPDATE bk.t SET n = 2 WHERE id <= 50", Self.insert(5101...5200), "COMMIT"])
+        try pair.fillLog()
+        let applied = try pair.apply(targetURL: url)
+        #expect(applied.code == 0, "\(applied.output)")
+        #expect(try ApplierEveryTypeTests.bulkExecutions(pair.target) > executedBefore, "the rows went as bulk INSERTs")
+        #expect(try pair.differences(["bk"]).isEmpty)
+    }
 }
