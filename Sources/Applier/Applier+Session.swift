@@ -30,7 +30,7 @@ extension Applier {
         farTarget = !near
         maximumPacket = packet
         statements.targetIsMariaDB = connection.isMariaDB
-        statements.bulkInserts = connection.supportsBulkExecution && !Self.testTextInserts
+        statements.bulkInserts = connection.supportsBulkExecution && !Self.testTextInserts && !bulksRefused
         if let bytes = Self.testBulkEventBytes { statements.bulkEventBytes = bytes }
         // Across a slow link each group waits a round trip for its answer before the next goes,
         // the target idle meanwhile: groups twice `--batch-bytes` there (every-type across 30 ms:

@@ -189,6 +189,12 @@ public final class Applier: @unchecked Sendable {
     /// The target refused a block's syntax (a MariaDB before 10.1, a proxy that parses
     /// statements): no more blocks in this process.
     var blocksRefused = false
+    /// The target refused the bulk INSERTs' commands (``bulkRefusals``): no more in this process.
+    var bulksRefused = false
+    /// Unknown command (1047), unknown prepared statement handler (1243: the id of the statement
+    /// prepared last, MariaDB 10.2+), not supported in the prepared statement protocol (1295),
+    /// no more prepared statements (1461: `max_prepared_stmt_count` reached, or set to 0).
+    static let bulkRefusals: Set<UInt32> = [1047, 1243, 1295, 1461]
     /// After an error from inside a block: groups left to write without blocks (the error's
     /// statement is then known; see ``run()``).
     var plainGroupsLeft = 0
@@ -274,6 +280,14 @@ public final class Applier: @unchecked Sendable {
                 }
                 if error.inBlock, let number = error.server?.number, number == 1064 {
                     blocksRefused = true
+                }
+                if statements.bulkInserts, !bulksRefused, let number = error.server?.number, Self.bulkRefusals.contains(number) {
+                    // The target holds no more prepared statements, or something between the
+                    // relay and the server (a proxy) says it runs bulk executions but does not:
+                    // the rest of this process sends INSERTs as text.
+                    bulksRefused = true
+                    retryingAtOnce("the target refused a bulk INSERT's protocol: applying again from the checkpoint with INSERTs as text", error)
+                    continue
                 }
                 if error.inBlock && plainGroupsLeft == 0 {
                     // Which statement of a compound block failed the target does not say: from the

@@ -134,4 +134,18 @@ struct ApplierBulkInsertTests {
         #expect(try ApplierEveryTypeTests.bulkExecutions(pair.target) > executedBefore, "the rows went as bulk INSERTs")
         #expect(try pair.differences(["bk"]).isEmpty)
     }
+
+    @Test("a target that holds no prepared statements (max_prepared_stmt_count=0): the applier goes on with INSERTs as text, exactly")
+    func noPreparedStatements() throws {
+        let pair = try ApplyPair(targetOptions: ["--max-prepared-stmt-count=0"])
+        defer { pair.stop() }
+        try Self.prepare(pair)
+        try pair.source.execute([Self.insert(6001...6050), "BEGIN", "UPDATE bk.t SET n = 3 WHERE id <= 10", Self.insert(6051...6100), "COMMIT"])
+        try pair.fillLog()
+        let applied = try pair.apply()
+        #expect(applied.code == 0, "\(applied.output)")
+        #expect(applied.output.contains("with INSERTs as text"), "\(applied.output)")
+        #expect(try pair.differences(["bk"]).isEmpty)
+        #expect(try CheckpointRow.read(pair.target)?.gtidSet == (try Replication.gtidBinlogPos(pair.source)))
+    }
 }
