@@ -148,21 +148,12 @@ struct BulkRows {
             guard double.isFinite, type(parameter, Self.double) else { return false }
             payload.append(0)
             withUnsafeBytes(of: double.bitPattern.littleEndian) { payload.append(contentsOf: $0) }
-        case .decimal(let decimal):
-            guard type(parameter, Self.newDecimal) else { return false }
-            appendShortText(decimal.write)
-        case .date(let date):
-            guard type(parameter, Self.string) else { return false }
-            appendShortText(date.write)
-        case .time(let time):
-            guard type(parameter, Self.string) else { return false }
-            appendShortText(time.write)
-        case .datetime(let datetime):
-            guard type(parameter, Self.string) else { return false }
-            appendShortText(datetime.write)
+        case .decimal(let decimal): return appendText(parameter, Self.newDecimal, decimal.write)
+        case .date(let date): return appendText(parameter, Self.string, date.write)
+        case .time(let time): return appendText(parameter, Self.string, time.write)
+        case .datetime(let datetime): return appendText(parameter, Self.string, datetime.write)
         case .timestamp(let timestamp):
-            guard type(parameter, Self.string) else { return false }
-            appendShortText { SQLLiteral.writeTimestampText(timestamp, into: &$0) }
+            return appendText(parameter, Self.string) { SQLLiteral.writeTimestampText(timestamp, into: &$0) }
         case .string(let bytes):
             guard type(parameter, Self.blob) else { return false }
             appendBytes(bytes, padTo: padTo)
@@ -180,14 +171,16 @@ struct BulkRows {
         withUnsafeBytes(of: bits.littleEndian) { payload.append(contentsOf: $0) }
     }
 
-    /// Text under 251 bytes (a one-byte length): DECIMAL's 65 digits and a sign and point, a
-    /// temporal value.
-    private mutating func appendShortText(_ write: (inout [UInt8]) -> Void) {
+    /// Text under 251 bytes (a one-byte length) as a parameter of `type`: DECIMAL's 65 digits
+    /// and a sign and point, a temporal value.
+    private mutating func appendText(_ parameter: Int, _ type: UInt8, _ write: (inout [UInt8]) -> Void) -> Bool {
+        guard self.type(parameter, type) else { return false }
         payload.append(0)
         let lengthAt = payload.count
         payload.append(0)
         write(&payload)
         payload[lengthAt] = UInt8(payload.count - lengthAt - 1)
+        return true
     }
 
     private mutating func appendBytes(_ bytes: UnsafeRawBufferPointer, padTo: Int) {

@@ -39,7 +39,7 @@ final class BulkSession {
 
 /// What one send puts on a target connection: text queries and, for the bulk INSERTs of the
 /// batches in it, bulk executions between them; all are sent before any answer is read, and the
-/// answers are read back as one batch's (``read(_:from:)``).
+/// answers are read back as one batch's (``read(_:session:from:)``).
 ///
 /// A command runs whatever happened to the one before it (the target stops a query at its first
 /// failing statement, not the commands behind it). So that nothing after a failure takes effect:
