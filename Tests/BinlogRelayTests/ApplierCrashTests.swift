@@ -59,23 +59,27 @@ struct ApplierCrashTests {
         target.close()
     }
 
+    /// `everyInsertBulk`: every insert event goes as a bulk INSERT (a command of its own between
+    /// the group's queries, Wire), the table without a key's rows included.
     @Test(
         "kill -9 of run (with a target) at random moments, 20 times, while it applies: copy exact, each transaction applied once",
-        arguments: [1, 4])
-    func killNineTwentyTimes(workers: Int) throws {
+        arguments: [(1, false), (4, false), (1, true)])
+    func killNineTwentyTimes(workers: Int, everyInsertBulk: Bool) throws {
         let pair = try ApplyPair(sourceOptions: ["--max-binlog-size=65536", "--binlog-row-metadata=FULL"])
         defer { pair.stop() }
         try pair.source.execute(Self.schema)
         let writer = PacedWriter(server: pair.source, pause: 0.002, transaction: Self.transaction)
         writer.start()
         defer { writer.stop() }
+        let bulk = everyInsertBulk ? ["BINLOG_RELAY_TEST_BULK_EVENT_BYTES": "0"] : [:]
+        let executedBefore = try ApplierEveryTypeTests.bulkExecutions(pair.target)
         var generator = SystemRandomNumberGenerator()
         var progress: [Int] = []
         for round in 0..<20 {
             // With workers, groups in parts whatever the timing (ApplierGroupPartsTests).
             let relay = try pair.relay(
                 targetURL: pair.targetURL(), extra: ["--batch-transactions", "7", "--workers", String(workers)],
-                environment: ["BINLOG_RELAY_TEST_SPLIT_GROUPS": "1"])
+                environment: ["BINLOG_RELAY_TEST_SPLIT_GROUPS": "1"].merging(bulk) { $1 })
             Thread.sleep(forTimeInterval: Double.random(in: 0.3...1.0, using: &generator))
             relay.signal(SIGKILL)
             #expect(relay.wait(seconds: 10) == 128 + SIGKILL, "round \(round): the relay ended before the kill: \(relay.output)")
@@ -86,9 +90,12 @@ struct ApplierCrashTests {
         // The rounds applied as they went (the kills fell while applying), not all at the end.
         #expect(Set(progress).count >= 10, "checkpoint after each round: \(progress)")
 
-        let last = try pair.relay(targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true)
+        let last = try pair.relay(
+            targetURL: pair.targetURL(), extra: ["--workers", String(workers)], exitWhenCaughtUp: true, environment: bulk)
         #expect(last.wait(seconds: 180) == 0, "\(last.output)")
         #expect(writer.count > 1000, "the workload ran through the rounds: \(writer.count) transactions")
+        let executed = try ApplierEveryTypeTests.bulkExecutions(pair.target) - executedBefore
+        #expect(everyInsertBulk ? executed > 1000 : executed == 0, "bulk executions: \(executed)")
         try Self.expectExactlyOnce(pair)
     }
 
