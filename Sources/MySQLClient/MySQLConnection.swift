@@ -94,13 +94,9 @@ public final class MySQLConnection {
 
     /// The library's last error, classified.
     func lastError(operation: String) -> MySQLError {
-        Self.classified(
-            number: mysql_errno(handle), message: String(cString: mysql_error(handle)),
-            sqlState: String(cString: mysql_sqlstate(handle)), operation: operation)
-    }
-
-    /// An error number and text from the library or the server, classified.
-    static func classified(number: UInt32, message: String, sqlState: String, operation: String) -> MySQLError {
+        let number = mysql_errno(handle)
+        let message = String(cString: mysql_error(handle))
+        let sqlState = String(cString: mysql_sqlstate(handle))
         let code: MySQLError.Code
         switch number {
         case 1045, 1044, 1698, 1227, 1251: code = .authentication
