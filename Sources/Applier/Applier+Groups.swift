@@ -234,8 +234,8 @@ extension Applier {
                 Self.roundCheck(behind, into: &check)
                 wire.append(check.bytes)
             }
-            for lead in sent.leads { wire.append(lead.batch) }
-            wire.append(sent.batch)
+            for lead in sent.leads { try wire.append(lead.batch) }
+            try wire.append(sent.batch)
             wire.finish(committed: sent.round != nil || (sent.checkpoint != nil && !sent.defers))
             failure = wire.send(on: connection)
             sent.answers = wire.answers
@@ -348,10 +348,7 @@ extension Applier {
             (one, written) = try standaloneCheckpoint(checkpoint, worker: worker)
             sql.append(one.bytes)
         }
-        if bulkSession.autocommitOff {
-            sql.append(";SET autocommit=1")
-            bulkSession.autocommitOff = false
-        }
+        if bulkSession.takeAutocommitBackOn() { sql.append(";SET autocommit=1") }
         let outcome = sql.bytes.withUnsafeBytes { connection.executeBatch($0) }
         if let error = outcome.error {
             throw ApplierError(error.isTransient ? .connection : .target, "cannot write the checkpoint", server: error)

@@ -208,7 +208,7 @@ extension Applier {
             // ends committed.
             try finishInFlight()
             var wire = Wire(bulks: bulks, session: bulkSession)
-            for lead in leads { wire.append(lead.batch) }
+            for lead in leads { try wire.append(lead.batch) }
             wire.finish(committed: true)
             outcome = wire.execute(on: connection)
         } else {
@@ -332,8 +332,7 @@ extension Applier {
         guard let connection else { throw ApplierError(.connection, "not connected") }
         do {
             // A wire with bulk INSERTs left autocommit off (Wire): on again once committed.
-            try connection.execute(bulkSession.autocommitOff ? "COMMIT;SET autocommit=1" : "COMMIT")
-            bulkSession.autocommitOff = false
+            try connection.execute(bulkSession.takeAutocommitBackOn() ? "COMMIT;SET autocommit=1" : "COMMIT")
         } catch {
             var failure = ApplierError(error.isTransient ? .connection : .target, "the target did not commit a transaction", server: error)
             failure.statement = "COMMIT"

@@ -209,66 +209,44 @@ struct BulkRows {
     }
 
     /// The rows as a text INSERT (no `;`), each value the literal ``SQLLiteral`` writes for it: for
-    /// a connection on which the statement could not be prepared (its table is made by a
-    /// statement in the same send, or the target refuses it, which the text then shows).
-    func writeText(into sql: inout SQLText) {
+    /// a connection that may prepare no more statements. Throws only if ``payload`` is not as
+    /// ``append(_:binding:)`` wrote it.
+    func writeText(into sql: inout SQLText) throws(BinlogError) {
         sql.bytes.append(contentsOf: statement[0..<headCount])
-        payload.withUnsafeBytes { payload in
-            var offset = 0
-            func integer(_ width: Int) -> UInt64 {
-                var value: UInt64 = 0
-                for index in 0..<width { value |= UInt64(payload[offset + index]) << (8 * index) }
-                offset += width
-                return value
-            }
-            func bytes() -> UnsafeRawBufferPointer {
-                var length = UInt64(payload[offset])
-                offset += 1
-                switch length {
-                case 0xFC: length = integer(2)
-                case 0xFD: length = integer(3)
-                case 0xFE: length = integer(8)
-                default: break
-                }
-                defer { offset += Int(length) }
-                return UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + Int(length))])
-            }
-            func floatingPoint(_ value: Double) {
-                sql.append(value == 0 && value.sign == .minus ? "-0e0" : value.description)
-            }
+        func write(_ payload: UnsafeRawBufferPointer) throws(BinlogError) {
+            var reader = ByteReader(payload)
             for row in 0..<Int(rows) {
                 if row > 0 { sql.append(byte: UInt8(ascii: ",")) }
                 sql.append(byte: UInt8(ascii: "("))
                 for parameter in 0..<parameterCount {
                     if parameter > 0 { sql.append(byte: UInt8(ascii: ",")) }
-                    let indicator = payload[offset]
-                    offset += 1
-                    guard indicator == 0 else {
+                    guard try reader.readUInt8() == 0 else {
                         sql.append("NULL")
                         continue
                     }
                     switch types[2 * parameter] {
                     case Self.longLong:
-                        let bits = integer(8)
+                        let bits = try reader.readUInt64()
                         if types[2 * parameter + 1] == Self.unsignedFlag {
                             sql.append(unsigned: bits)
                         } else {
                             sql.bytes.appendPadded(Int(Int64(bitPattern: bits)), 0)
                         }
-                    case Self.float: floatingPoint(Double(Float(bitPattern: UInt32(integer(4)))))
-                    case Self.double: floatingPoint(Double(bitPattern: integer(8)))
-                    case Self.newDecimal: sql.bytes.append(contentsOf: bytes())
+                    case Self.float: SQLLiteral.writeFinite(Double(Float(bitPattern: try reader.readUInt32())), into: &sql)
+                    case Self.double: SQLLiteral.writeFinite(Double(bitPattern: try reader.readUInt64()), into: &sql)
+                    case Self.newDecimal: sql.bytes.append(contentsOf: try reader.readLengthEncodedBytes())
                     case Self.string:
-                        let text = bytes()
+                        let text = try reader.readLengthEncodedBytes()
                         sql.append(byte: UInt8(ascii: "'"))
                         sql.bytes.append(contentsOf: text)
                         sql.append(byte: UInt8(ascii: "'"))
-                    default: sql.appendEscaped(bytes())
+                    default: sql.appendEscaped(try reader.readLengthEncodedBytes())
                     }
                 }
                 sql.append(byte: UInt8(ascii: ")"))
             }
         }
+        try payload.withUnsafeBytes { payload in Result { () throws(BinlogError) in try write(payload) } }.get()
     }
 
     /// The command's body for the statement prepared as `id` on the connection it goes to.

@@ -146,7 +146,7 @@ final class WorkerPool: @unchecked Sendable {
                 } else {
                     // Its bulk INSERTs between queries (Wire); the group commits later.
                     var wire = Wire(bulks: true, session: bulkSession)
-                    wire.append(batch)
+                    try wire.append(batch)
                     wire.finish(committed: false)
                     outcome = wire.execute(on: connection)
                 }
@@ -190,11 +190,8 @@ final class WorkerPool: @unchecked Sendable {
             }
             guard mayCommit else { return }
             var commit = job.commit
-            if bulkSession.autocommitOff {
-                // Turned off by a wire with bulk INSERTs (Wire): on again once committed.
-                commit.append(contentsOf: ";SET autocommit=1".utf8)
-                bulkSession.autocommitOff = false
-            }
+            // Turned off by a wire with bulk INSERTs (Wire): on again once committed.
+            if bulkSession.takeAutocommitBackOn() { commit.append(contentsOf: ";SET autocommit=1".utf8) }
             let outcome = commit.withUnsafeBytes { connection.executeBatch($0) }
             if let error = outcome.error {
                 fail(ApplierError(error.isTransient ? .connection : .target, "cannot commit a group", server: error))

@@ -72,7 +72,12 @@ enum SQLLiteral {
 
     private static func writeFloatingPoint(_ value: Double, into sql: inout SQLText) throws(ApplierError) {
         guard value.isFinite else { throw ApplierError(.decode, "a FLOAT/DOUBLE value is \(value), which SQL cannot hold") }
-        // Swift prints the shortest digits that read back as the same double ("1e-05", "0.1").
+        writeFinite(value, into: &sql)
+    }
+
+    /// A finite FLOAT (widened) or DOUBLE: Swift prints the shortest digits that read back as the
+    /// same double ("1e-05", "0.1").
+    static func writeFinite(_ value: Double, into sql: inout SQLText) {
         sql.append(value == 0 && value.sign == .minus ? "-0e0" : value.description)
     }
 

@@ -12,6 +12,13 @@ final class BulkSession {
     var lastStep: UInt64 = 0
     /// A wire with bulks turned `autocommit` off and no wire since has ended committed.
     var autocommitOff = false
+
+    /// Whether a text that leaves nothing open on the target must end with `SET autocommit=1`
+    /// (a wire with bulks turned it off); from here it counts as on again.
+    func takeAutocommitBackOn() -> Bool {
+        defer { autocommitOff = false }
+        return autocommitOff
+    }
     /// The packet of the bulk being sent, reused.
     var packet: [UInt8] = []
 
@@ -95,13 +102,17 @@ struct Wire {
 
     /// A batch's statements, its bulks at their places (as text once the connection holds as many
     /// statements as it may).
-    mutating func append(_ batch: ApplyBatch) {
+    mutating func append(_ batch: ApplyBatch) throws(ApplierError) {
         var start = 0
         for expectation in batch.expectations where expectation.bulk >= 0 {
             text.bytes.append(contentsOf: batch.sql.bytes[start..<expectation.end])
             let bulk = batch.bulks[Int(expectation.bulk)]
             if session.statementID(bulk) == nil && session.isFull {
-                bulk.writeText(into: &text)
+                do {
+                    try bulk.writeText(into: &text)
+                } catch {
+                    throw ApplierError(.decode, "a bulk INSERT's rows cannot be read back as text: \(error)")
+                }
                 text.append(";")
             } else {
                 appendBulk(bulk, rows: expectation.rows ?? 0)
@@ -142,10 +153,9 @@ struct Wire {
     /// ran, so `autocommit` goes back on when a wire turned it off.
     mutating func finish(committed: Bool) {
         var injectedLast = 0
-        if committed && session.autocommitOff {
+        if committed && session.takeAutocommitBackOn() {
             text.append("SET autocommit=1;")
             injectedLast = 1
-            session.autocommitOff = false
         }
         if !text.isEmpty || commands.isEmpty {
             commands.append(.text(text))

@@ -1,3 +1,4 @@
+import BinlogFormat
 import CMySQLClient
 
 /// Prepared statements executed in bulk: MariaDB's COM_STMT_BULK_EXECUTE runs one prepared
@@ -32,13 +33,14 @@ extension MySQLConnection {
         let definitions: [Int]
         do {
             let packet = try readPacket(operation: "prepare")
-            guard packet.count >= 9, packet[0] == 0x00 else {
+            var reader = ByteReader(packet)
+            guard (try? reader.readUInt8()) == 0x00, let statement = try? reader.readUInt32(), let columns = try? reader.readUInt16(),
+                let parameters = try? reader.readUInt16()
+            else {
                 return .failure(MySQLError(.protocolViolation, message: "the answer to a prepare is not an OK packet", operation: "prepare"))
             }
-            id = packet.loadUnaligned(fromByteOffset: 1, as: UInt32.self).littleEndian
-            let columns = Int(packet.loadUnaligned(fromByteOffset: 5, as: UInt16.self).littleEndian)
-            let parameters = Int(packet.loadUnaligned(fromByteOffset: 7, as: UInt16.self).littleEndian)
-            definitions = [parameters, columns]
+            id = statement
+            definitions = [Int(parameters), Int(columns)]
         } catch {
             return .failure(error)
         }
@@ -79,27 +81,10 @@ extension MySQLConnection {
             return .failure(error)
         }
         // An OK packet: 0x00, then the affected rows as a length-encoded integer.
-        guard packet.count >= 2, packet[0] == 0x00, let rows = Self.lengthEncoded(packet, at: 1) else {
+        var reader = ByteReader(packet)
+        guard (try? reader.readUInt8()) == 0x00, let rows = try? reader.readLengthEncoded() else {
             return .failure(MySQLError(.protocolViolation, message: "the answer to a bulk execution is not an OK packet", operation: "apply"))
         }
         return .success(rows)
-    }
-
-    /// A length-encoded integer of the protocol (1, 3, 4 or 9 bytes), or nil if cut short.
-    static func lengthEncoded(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64? {
-        guard offset < bytes.count else { return nil }
-        let first = bytes[offset]
-        let width: Int
-        switch first {
-        case ..<0xFB: return UInt64(first)
-        case 0xFC: width = 2
-        case 0xFD: width = 3
-        case 0xFE: width = 8
-        default: return nil
-        }
-        guard offset + width < bytes.count else { return nil }
-        var value: UInt64 = 0
-        for index in 0..<width { value |= UInt64(bytes[offset + 1 + index]) << (8 * index) }
-        return value
     }
 }

@@ -25,9 +25,9 @@ struct BulkRowsTests {
         return (bulk, added)
     }
 
-    private func text(_ bulk: BulkRows) -> String {
+    private func text(_ bulk: BulkRows) throws -> String {
         var sql = SQLText()
-        bulk.writeText(into: &sql)
+        try bulk.writeText(into: &sql)
         return String(decoding: sql.bytes, as: UTF8.self)
     }
 
@@ -78,7 +78,7 @@ struct BulkRowsTests {
                         let twice = [[first, second], [first, second]]
                         let (bulk, added) = try rows(twice)
                         #expect(added == [true, true])
-                        #expect(text(bulk) == (try literals(twice)))
+                        #expect(try text(bulk) == (try literals(twice)))
                     }
                     // Many rows, NULLs before a column's first value.
                     let many: [[BulkRows.Parameter]] = [
@@ -89,7 +89,7 @@ struct BulkRowsTests {
                     let (bulk, added) = try rows(many)
                     #expect(added == [true, true, true])
                     #expect(bulk.rows == 3)
-                    #expect(text(bulk) == (try literals(many)))
+                    #expect(try text(bulk) == (try literals(many)))
                 }
             }
         }
@@ -114,7 +114,7 @@ struct BulkRowsTests {
                 let (bulk, added) = try rows([good, refused, good])
                 #expect(added == [true, false, true])
                 #expect(bulk.rows == 2)
-                #expect(text(bulk) == (try literals([good, good])))
+                #expect(try text(bulk) == (try literals([good, good])))
             }
         }
     }
