@@ -203,6 +203,8 @@ target_opts=(
     --slave-parallel-mode=optimistic
     --ssl-ca="$tls/ca.pem" --ssl-cert="$tls/server.pem" --ssl-key="$tls/server.key"
 )
+# For apply-harness.sh, which restarts these servers as they were.
+declare -p common_opts target_opts >"$work/server-options.sh"
 log "starting the source (127.0.0.1:$port) and the target (127.0.0.1:$tport, TLS)"
 "$sandbox" start "$src" "$port" "${common_opts[@]}" >"$work/sandbox-source.log" 2>&1 ||
     { cat "$work/sandbox-source.log" >&2; die "the source did not start"; }
@@ -273,17 +275,8 @@ fi
 now() { date +%s.%N; }
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-system_schemas="'mysql','information_schema','performance_schema','sys'"
-
-reset_target() {
-    local db
-    tclient -e 'STOP SLAVE' >/dev/null 2>&1 || true
-    for db in $(tclient -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ($system_schemas)"); do
-        tclient -e "DROP DATABASE \`$db\`"
-    done
-    tclient -e "RESET SLAVE ALL; RESET MASTER; SET GLOBAL gtid_slave_pos = ''"
-    sync
-}
+# system_schemas, reset_target
+source "$here/apply-common.sh"
 
 reset_source() {
     local db

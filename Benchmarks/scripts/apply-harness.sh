@@ -9,7 +9,8 @@
 #   Benchmarks/scripts/apply-harness.sh WORK_DIR [--rounds N] MODE...
 #
 # WORK_DIR is the directory that run kept (its last line names it), holding one workload's local
-# log (relaylog-*), the stopped servers and the TLS files. MODE is one of
+# log (relaylog-*), the stopped servers, the options they ran with (server-options.sh: they are
+# started again with the same) and the TLS files. MODE is one of
 #   relay:WORKERS[:VAR=VALUE]...   binlog-relay apply --workers WORKERS, with those variables set
 #   native:THREADS                 the target's replication from the source, slave_parallel_threads
 # Each round runs every MODE once, in order, after emptying the target; a line per run:
@@ -48,12 +49,11 @@ logs=("$work"/relaylog-*)
 [ ${#logs[@]} -eq 1 ] && [ -d "${logs[0]}" ] || die "$work must hold exactly one relaylog-* directory"
 relaylog=${logs[0]}
 
-common=(--innodb-flush-log-at-trx-commit=1 --sync-binlog=0 --innodb-buffer-pool-size=1G --innodb-log-file-size=512M
-    --max-binlog-size=1073741824 --max-connections=200)
-"$sandbox" status "$work/source" >/dev/null || "$sandbox" start "$work/source" "$port" "${common[@]}" >/dev/null
-"$sandbox" status "$work/target" >/dev/null || "$sandbox" start "$work/target" "$tport" "${common[@]}" --server-id=2 --log-slave-updates=ON \
-    --skip-slave-start --slave-parallel-mode=optimistic --ssl-ca="$work/tls/ca.pem" --ssl-cert="$work/tls/server.pem" \
-    --ssl-key="$work/tls/server.key" >/dev/null
+# The servers' options as apply-benchmark.sh started them (common_opts, target_opts).
+[ -f "$work/server-options.sh" ] || die "$work has no server-options.sh (kept by an older apply-benchmark.sh?)"
+source "$work/server-options.sh"
+"$sandbox" status "$work/source" >/dev/null || "$sandbox" start "$work/source" "$port" "${common_opts[@]}" >/dev/null
+"$sandbox" status "$work/target" >/dev/null || "$sandbox" start "$work/target" "$tport" "${common_opts[@]}" "${target_opts[@]}" >/dev/null
 trap '"$sandbox" stop "$work/source" >/dev/null 2>&1; "$sandbox" stop "$work/target" >/dev/null 2>&1' EXIT
 
 tclient() { mariadb --no-defaults -h127.0.0.1 -P "$tport" -uroot --batch --skip-column-names "$@"; }
@@ -62,15 +62,8 @@ cpu() { awk '{ print $14 + $15 }' "/proc/$(cat "$work/target/mysqld.pid")/stat";
 ticks=$(getconf CLK_TCK)
 report() { awk -v m="$1" -v a="$2" -v b="$3" -v c="$4" -v d="$5" -v t="$ticks" 'BEGIN { printf "%-40s %.3f s  target CPU %.2f s\n", m, b - a, (d - c) / t }'; }
 
-reset_target() {
-    local db
-    tclient -e 'STOP SLAVE; RESET SLAVE ALL' >/dev/null 2>&1 || true
-    for db in $(tclient -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name NOT IN ('mysql','information_schema','performance_schema','sys')"); do
-        tclient -e "DROP DATABASE \`$db\`"
-    done
-    tclient -e 'RESET MASTER'
-    sync
-}
+# system_schemas, reset_target
+source "$here/apply-common.sh"
 
 run_relay() {
     local mode=$1 workers rest c0 t0 t1 c1
@@ -109,7 +102,7 @@ run_native() {
     tclient -e "START SLAVE SQL_THREAD; SELECT MASTER_POS_WAIT('mariadb-bin.000002', 4, 600)" >/dev/null
     t1=$(now)
     c1=$(cpu)
-    tclient -e 'STOP SLAVE; RESET SLAVE ALL'
+    tclient -e 'STOP SLAVE'
     report "$mode" "$t0" "$t1" "$c0" "$c1"
 }
 
